@@ -1,0 +1,55 @@
+# The verbs of this project. Every target sets itself up first (scripts/setup.sh: a supported
+# Node, the pinned CDK CLI, the virtualenv), which takes seconds when nothing changed.
+ENV ?= dev
+VENV := .venv
+PYTHON := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+
+# Use the project's Node 22 when the system one is older (jsii and the CDK CLI need 22+).
+SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+ifeq ($(shell [ "$(SYSTEM_NODE_MAJOR)" -lt 22 ] && echo old),old)
+export PATH := $(CURDIR)/tools/node22/node_modules/.bin:$(PATH)
+endif
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+export CDK_DISABLE_VERSION_CHECK := 1
+export CDK_CLI_NOTICES := false
+
+.PHONY: setup synth test lint format diff deploy destroy snapshot-update clean lock
+
+setup:
+	@bash scripts/setup.sh
+
+synth: setup ## synthesize every stack of ENV (no AWS account needed)
+	$(CDK) synth --quiet --no-notices -c env=$(ENV)
+	@echo "synthesized $(ENV): cdk.out/assembly-jwt-auth-$(ENV)"
+
+test: setup ## lint, format check and the whole test suite
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m pytest
+
+lint: setup
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+format: setup
+	$(PYTHON) -m ruff check --fix .
+	$(PYTHON) -m ruff format .
+
+snapshot-update: setup ## after reviewing a template change: rewrite the snapshots
+	$(PYTHON) -m pytest tests/test_snapshots.py --snapshot-update
+
+diff: setup
+	$(CDK) diff --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*'
+
+deploy: setup
+	$(CDK) deploy --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*' --outputs-file outputs-$(ENV).json
+
+destroy: setup
+	$(CDK) destroy --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*'
+
+lock: setup ## re-pin every transitive Python package after changing requirements*.txt
+	$(PYTHON) -m pip freeze --exclude-editable | sed '1i # Full pins of every package in the dev virtualenv (pip freeze). Regenerate with `make lock`.' > constraints.txt
+
+clean:
+	rm -rf cdk.out .build .pytest_cache

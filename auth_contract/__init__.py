@@ -1,0 +1,67 @@
+"""The names every part agrees on: API scopes, roles, claims, and the scopes each role grants.
+
+Pure data with no dependencies, imported by the stacks, the Lambda functions, the web
+service and the tests, and copied into every Lambda asset. Change a name here and
+every enforcement point follows.
+"""
+
+from types import MappingProxyType
+
+# API scopes, defined on the user pool's resource server. In tokens they appear
+# qualified by the resource server identifier: "<identifier>/items.read".
+ITEMS_READ = "items.read"
+ITEMS_WRITE = "items.write"
+ADMIN_SCOPE = "admin"
+EVENTS_WRITE = "events.write"
+
+API_SCOPES = MappingProxyType(
+    {
+        ITEMS_READ: "Read the items of your tenant",
+        ITEMS_WRITE: "Create, change and delete the items of your tenant",
+        ADMIN_SCOPE: "Administer your tenant",
+        EVENTS_WRITE: "Machine clients: post events for a tenant",
+    }
+)
+USER_SCOPES = (ITEMS_READ, ITEMS_WRITE, ADMIN_SCOPE)
+MACHINE_SCOPES = (EVENTS_WRITE,)
+
+# Roles are Cognito groups. A user's roles decide the API scopes the
+# pre-token-generation trigger adds to their access token.
+ADMIN = "admin"
+EDITOR = "editor"
+VIEWER = "viewer"
+ROLE_SCOPES = MappingProxyType(
+    {
+        VIEWER: (ITEMS_READ,),
+        EDITOR: (ITEMS_READ, ITEMS_WRITE),
+        ADMIN: (ITEMS_READ, ITEMS_WRITE, ADMIN_SCOPE),
+    }
+)
+ROLES = tuple(ROLE_SCOPES)
+
+# The tenant lives in an immutable custom attribute; the trigger copies it and the
+# roles into both tokens under these claim names.
+TENANT_ATTRIBUTE = "tenant_id"
+TENANT_ATTRIBUTE_CLAIM = f"custom:{TENANT_ATTRIBUTE}"
+# Federated users get their tenant from their IdP through this one instead: attributes an IdP
+# maps must be mutable, so it cannot be the immutable tenant_id. No client may write either.
+FEDERATED_TENANT_ATTRIBUTE = "idp_tenant_id"
+TENANT_CLAIM = "tenant_id"
+ROLES_CLAIM = "roles"
+GROUPS_CLAIM = "cognito:groups"
+
+# User attributes an app client may write. Anything that grants rights (the tenant,
+# and groups, which are not attributes at all) is deliberately absent.
+WRITABLE_ATTRIBUTES = ("name", "given_name", "family_name", "locale", "zoneinfo")
+READABLE_ATTRIBUTES = (*WRITABLE_ATTRIBUTES, "email", "email_verified", TENANT_ATTRIBUTE_CLAIM)
+
+
+def qualified_scope(resource_server: str, scope: str) -> str:
+    """The scope as it appears in an access token and in a route's authorization scopes."""
+    return f"{resource_server}/{scope}"
+
+
+def scopes_for_roles(roles) -> tuple[str, ...]:
+    """The API scopes granted by a set of roles, in a stable order, unknown roles ignored."""
+    granted = {scope for role in roles for scope in ROLE_SCOPES.get(role, ())}
+    return tuple(scope for scope in API_SCOPES if scope in granted)

@@ -1,0 +1,1 @@
+"""Code shared by the Lambda functions: the claims module and small helpers."""

@@ -1,0 +1,31 @@
+"""Builds the CDK app for one environment: config, stage, cdk-nag. Used by app.py and the tests."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from stacks.config import load_config
+from stacks.nag import add_checks
+from stacks.stage import AuthStage
+
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
+
+
+def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> tuple[cdk.App, AuthStage]:
+    """The app with the stage of the environment selected by context `env`, checked by cdk-nag.
+
+    `context` adds to (and overrides) cdk.json's context, as `-c key=value` does. cdk.json is
+    read here too so that tests, which run without the CDK CLI, see the same context; under
+    the CLI its values (and `-c` flags) take precedence over these.
+    """
+    base = json.loads(CDK_JSON.read_text())["context"]
+    app = cdk.App(context={**base, **(context or {})}, outdir=outdir)
+    config = load_config(app.node)
+    stage = AuthStage(app, config=config)
+    add_checks(app)
+    return app, stage

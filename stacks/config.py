@@ -1,0 +1,584 @@
+"""Typed, validated configuration of one environment, read from cdk.json context.
+
+`load_config(app)` picks the environment named by `-c env=NAME` (default `dev`) from the
+`environments` context and turns it into frozen dataclasses. Every value is checked here,
+at synth: a bad one raises `ConfigError` naming the key and what is allowed, before any
+construct is created. Differences between environments live in this data, never in
+`if env == "prod"` branches inside stacks.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import auth_contract
+
+ENV_CONTEXT_KEY = "env"
+DEFAULT_ENV = "dev"
+
+# Cognito's limits for app client token validity.
+ACCESS_TOKEN_MINUTES = (5, 24 * 60)
+REFRESH_TOKEN_DAYS = (1, 3650)
+# Production environments keep access and ID tokens short-lived.
+PRODUCTION_MAX_TOKEN_MINUTES = 60
+
+# The retention periods CloudWatch Logs accepts.
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
+
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+ACCOUNT_PATTERN = re.compile(r"^\d{12}$")
+DOMAIN_PREFIX_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
+DOMAIN_NAME_PATTERN = re.compile(r"^(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+ACM_ARN_PATTERN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]{36}$")
+HOSTED_ZONE_ID_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
+SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+RESOURCE_SERVER_PATTERN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$")
+GROUP_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
+IDP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
+CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
+LOCALHOST_URL_PATTERN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?(/.*)?$")
+HTTPS_URL_PATTERN = re.compile(r"^https://[^\s/$.?#][^\s]*$")
+
+MFA_MODES = ("OFF", "OPTIONAL", "REQUIRED")
+THREAT_PROTECTION_MODES = ("OFF", "AUDIT", "ENFORCED")
+FEATURE_PLANS = ("ESSENTIALS", "PLUS")
+REMOVAL_POLICIES = ("destroy", "retain")
+WEB_AUTH_PROVIDERS = ("cognito", "oidc")
+FARGATE_CPU_MEMORY = {256: (512, 1024, 2048), 512: (1024, 2048, 3072, 4096), 1024: tuple(range(2048, 8193, 1024))}
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing or not allowed. The message names the key."""
+
+
+# --------------------------------------------------------------------------- dataclasses
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    name: str
+    precedence: int
+    description: str
+
+
+@dataclass(frozen=True)
+class OidcProviderConfig:
+    name: str
+    issuer_url: str
+    client_id: str
+    client_secret_name: str
+    tenant_claim: str
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SocialProviderConfig:
+    client_id: str
+    client_secret_name: str
+
+
+@dataclass(frozen=True)
+class FederationConfig:
+    oidc: tuple[OidcProviderConfig, ...] = ()
+    google: SocialProviderConfig | None = None
+    facebook: SocialProviderConfig | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.oidc or self.google or self.facebook)
+
+
+@dataclass(frozen=True)
+class CustomDomainConfig:
+    domain_name: str
+    certificate_arn: str
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    self_sign_up: bool
+    mfa: str
+    threat_protection: str
+    feature_plan: str
+    domain_prefix: str
+    custom_domain: CustomDomainConfig | None
+    resource_server_identifier: str
+    callback_urls: tuple[str, ...]
+    logout_urls: tuple[str, ...]
+    allow_password_auth: bool
+    access_token_minutes: int
+    id_token_minutes: int
+    refresh_token_days: int
+    groups: tuple[GroupConfig, ...]
+    federation: FederationConfig
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    cors_origins: tuple[str, ...]
+    throttle_rate: float
+    throttle_burst: int
+    authorizer_cache_seconds: int
+
+
+@dataclass(frozen=True)
+class OidcWebProviderConfig:
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    user_info_endpoint: str
+    client_id: str
+    client_secret_name: str
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    domain_name: str
+    certificate_arn: str | None
+    hosted_zone_id: str | None
+    hosted_zone_name: str | None
+    auth_provider: str
+    oidc: OidcWebProviderConfig | None
+    session_cookie_name: str
+    session_timeout_minutes: int
+    vpc_cidr: str
+    nat_gateways: int
+    container_cpu: int
+    container_memory_mib: int
+    min_tasks: int
+    max_tasks: int
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """Everything that differs between environments."""
+
+    project: str
+    name: str
+    production: bool
+    account: str | None
+    region: str
+    availability_zones: tuple[str, ...]
+    removal_policy: str
+    log_retention_days: int
+    identity: IdentityConfig
+    api: ApiConfig
+    web: WebConfig | None
+
+    @property
+    def retain_data(self) -> bool:
+        """RETAIN and deletion protection on stateful resources."""
+        return self.removal_policy == "retain"
+
+    @property
+    def stage_name(self) -> str:
+        return f"{self.project}-{self.name}"
+
+    def qualified_scope(self, scope: str) -> str:
+        return auth_contract.qualified_scope(self.identity.resource_server_identifier, scope)
+
+
+# --------------------------------------------------------------------------- readers
+
+
+class _Reader:
+    """Reads one mapping of raw context values, naming each key by its full path in errors."""
+
+    def __init__(self, raw: Any, path: str) -> None:
+        if not isinstance(raw, Mapping):
+            raise ConfigError(f"{path}: expected an object, got {type(raw).__name__}")
+        self.raw = raw
+        self.path = path
+        self._known: set[str] = set()
+
+    def key(self, name: str) -> str:
+        return f"{self.path}.{name}"
+
+    def _get(self, name: str, default: Any = ...) -> Any:
+        self._known.add(name)
+        if name in self.raw and self.raw[name] is not None:
+            return self.raw[name]
+        if default is ...:
+            raise ConfigError(f"{self.key(name)}: required, but not set")
+        return default
+
+    def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
+        return ConfigError(f"{self.key(name)}={value!r} is not allowed: {allowed}")
+
+    def string(self, name: str, pattern: re.Pattern | None = None, allowed: str = "", default: Any = ...) -> Any:
+        value = self._get(name, default)
+        if value is None and default is None:
+            return None
+        if not isinstance(value, str) or not value:
+            raise self.fail(name, value, allowed or "a non-empty string")
+        if pattern and not pattern.match(value):
+            raise self.fail(name, value, allowed or f"a string matching {pattern.pattern}")
+        return value
+
+    def choice(self, name: str, choices: Sequence[str], default: Any = ...) -> str:
+        value = self._get(name, default)
+        if value not in choices:
+            raise self.fail(name, value, "one of " + ", ".join(choices))
+        return value
+
+    def boolean(self, name: str, default: Any = ...) -> bool:
+        value = self._get(name, default)
+        if not isinstance(value, bool):
+            raise self.fail(name, value, "true or false")
+        return value
+
+    def integer(self, name: str, low: int, high: int, default: Any = ...) -> int:
+        value = self._get(name, default)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(name, value, f"a whole number from {low} to {high}")
+        return value
+
+    def number(self, name: str, low: float, high: float, default: Any = ...) -> float:
+        value = self._get(name, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
+            raise self.fail(name, value, f"a number from {low} to {high}")
+        return float(value)
+
+    def strings(
+        self, name: str, pattern: re.Pattern | None = None, allowed: str = "", default: Any = ...
+    ) -> tuple[str, ...]:
+        values = self._get(name, default)
+        if not isinstance(values, (list, tuple)):
+            raise self.fail(name, values, "a list of strings")
+        for index, value in enumerate(values):
+            if not isinstance(value, str) or (pattern and not pattern.match(value)):
+                raise ConfigError(f"{self.key(name)}[{index}]={value!r} is not allowed: {allowed or 'a string'}")
+        return tuple(values)
+
+    def child(self, name: str, default: Any = ...) -> _Reader | None:
+        value = self._get(name, default)
+        if value is None:
+            return None
+        return _Reader(value, self.key(name))
+
+    def children(self, name: str, default: Any = ...) -> list[_Reader]:
+        values = self._get(name, default)
+        if not isinstance(values, (list, tuple)):
+            raise self.fail(name, values, "a list of objects")
+        return [_Reader(value, f"{self.key(name)}[{index}]") for index, value in enumerate(values)]
+
+    def done(self) -> None:
+        """Rejects keys nobody reads: a typo must not silently fall back to a default."""
+        unknown = sorted(set(self.raw) - self._known)
+        if unknown:
+            raise ConfigError(f"{self.key(unknown[0])}: unknown key; allowed keys are {', '.join(sorted(self._known))}")
+
+
+def _read_groups(r: _Reader) -> tuple[GroupConfig, ...]:
+    default = [
+        {"name": auth_contract.ADMIN, "precedence": 1, "description": "Administers the tenant"},
+        {"name": auth_contract.EDITOR, "precedence": 10, "description": "Creates and changes items"},
+        {"name": auth_contract.VIEWER, "precedence": 20, "description": "Reads items"},
+    ]
+    groups = []
+    for g in r.children("groups", default):
+        groups.append(
+            GroupConfig(
+                name=g.choice("name", auth_contract.ROLES),
+                precedence=g.integer("precedence", 0, 2_000_000_000),
+                description=g.string("description", default=""),
+            )
+        )
+        g.done()
+    names = [group.name for group in groups]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{r.key('groups')}: group names must be unique, got {names}")
+    return tuple(groups)
+
+
+def _read_secret_name(r: _Reader) -> str:
+    return r.string(
+        "client_secret_name", SECRET_NAME_PATTERN, "the name of a Secrets Manager secret (never the secret itself)"
+    )
+
+
+def _read_federation(r: _Reader | None) -> FederationConfig:
+    if r is None:
+        return FederationConfig()
+    providers = []
+    for p in r.children("oidc", []):
+        providers.append(
+            OidcProviderConfig(
+                name=p.string("name", IDP_NAME_PATTERN, "3-32 letters, digits, '_' or '-'"),
+                issuer_url=p.string("issuer_url", HTTPS_URL_PATTERN, "an https:// URL"),
+                client_id=p.string("client_id"),
+                client_secret_name=_read_secret_name(p),
+                tenant_claim=p.string("tenant_claim", default="tenant_id"),
+                scopes=p.strings("scopes", default=["openid", "email", "profile"]),
+            )
+        )
+        p.done()
+    social = {}
+    for kind in ("google", "facebook"):
+        s = r.child(kind, None)
+        if s is not None:
+            social[kind] = SocialProviderConfig(
+                client_id=s.string("client_id"), client_secret_name=_read_secret_name(s)
+            )
+            s.done()
+    r.done()
+    return FederationConfig(oidc=tuple(providers), **social)
+
+
+def _read_identity(r: _Reader, production: bool) -> IdentityConfig:
+    access = r.integer("access_token_minutes", *ACCESS_TOKEN_MINUTES)
+    id_token = r.integer("id_token_minutes", *ACCESS_TOKEN_MINUTES)
+    refresh = r.integer("refresh_token_days", *REFRESH_TOKEN_DAYS)
+    if production:
+        for name, minutes in (("access_token_minutes", access), ("id_token_minutes", id_token)):
+            if minutes > PRODUCTION_MAX_TOKEN_MINUTES:
+                raise r.fail(name, minutes, f"at most {PRODUCTION_MAX_TOKEN_MINUTES} in a production environment")
+
+    url_rule = "https:// URLs" if production else "https:// URLs, or http://localhost URLs outside production"
+
+    def url_ok(url: str) -> bool:
+        return bool(HTTPS_URL_PATTERN.match(url) or (not production and LOCALHOST_URL_PATTERN.match(url)))
+
+    urls = {}
+    for name in ("callback_urls", "logout_urls"):
+        values = r.strings(name)
+        if not values:
+            raise r.fail(name, values, f"at least one URL; {url_rule}")
+        for index, url in enumerate(values):
+            if not url_ok(url):
+                raise ConfigError(f"{r.key(name)}[{index}]={url!r} is not allowed: {url_rule}")
+        urls[name] = values
+
+    mfa = r.choice("mfa", MFA_MODES)
+    if production and mfa != "REQUIRED":
+        raise r.fail("mfa", mfa, "REQUIRED in a production environment")
+    allow_password_auth = r.boolean("allow_password_auth", False)
+    if production and allow_password_auth:
+        raise r.fail("allow_password_auth", True, "false in a production environment (use SRP or the hosted UI)")
+    threat_protection = r.choice("threat_protection", THREAT_PROTECTION_MODES)
+    feature_plan = r.choice("feature_plan", FEATURE_PLANS)
+    if threat_protection != "OFF" and feature_plan != "PLUS":
+        raise r.fail(
+            "threat_protection",
+            threat_protection,
+            "OFF unless feature_plan is PLUS (threat protection is a Plus feature)",
+        )
+
+    custom = r.child("custom_domain", None)
+    custom_domain = None
+    if custom is not None:
+        custom_domain = CustomDomainConfig(
+            domain_name=custom.string("domain_name", DOMAIN_NAME_PATTERN, "a lower-case DNS name"),
+            certificate_arn=custom.string("certificate_arn", ACM_ARN_PATTERN, "an ACM certificate ARN (in us-east-1)"),
+        )
+        custom.done()
+
+    config = IdentityConfig(
+        self_sign_up=r.boolean("self_sign_up"),
+        mfa=mfa,
+        threat_protection=threat_protection,
+        feature_plan=feature_plan,
+        domain_prefix=r.string(
+            "domain_prefix",
+            DOMAIN_PREFIX_PATTERN,
+            "lower-case letters, digits and '-', at most 40 characters (the account id is appended)",
+        ),
+        custom_domain=custom_domain,
+        resource_server_identifier=r.string(
+            "resource_server_identifier", RESOURCE_SERVER_PATTERN, "1-256 printable characters without '\"' or '\\'"
+        ),
+        callback_urls=urls["callback_urls"],
+        logout_urls=urls["logout_urls"],
+        allow_password_auth=allow_password_auth,
+        access_token_minutes=access,
+        id_token_minutes=id_token,
+        refresh_token_days=refresh,
+        groups=_read_groups(r),
+        federation=_read_federation(r.child("federation", None)),
+    )
+    for name in ("aws", "amazon", "cognito"):
+        if name in config.domain_prefix:
+            raise r.fail("domain_prefix", config.domain_prefix, f"a prefix without the reserved word {name!r}")
+    r.done()
+    return config
+
+
+def _read_api(r: _Reader, production: bool) -> ApiConfig:
+    origin_rule = (
+        "https:// origins" if production else "https:// origins, or http://localhost origins outside production"
+    )
+    origins = r.strings("cors_origins")
+    for index, origin in enumerate(origins):
+        ok = HTTPS_URL_PATTERN.match(origin) or (not production and LOCALHOST_URL_PATTERN.match(origin))
+        if not ok or origin.endswith("/") or origin == "*":
+            raise ConfigError(
+                f"{r.key('cors_origins')}[{index}]={origin!r} is not allowed: {origin_rule}, without a trailing '/' (never '*')"
+            )
+    config = ApiConfig(
+        cors_origins=origins,
+        throttle_rate=r.number("throttle_rate", 1, 10_000),
+        throttle_burst=r.integer("throttle_burst", 1, 5_000),
+        authorizer_cache_seconds=r.integer("authorizer_cache_seconds", 0, 3600, 300),
+    )
+    r.done()
+    return config
+
+
+def _read_web(r: _Reader | None, production: bool, az_count: int) -> WebConfig | None:
+    if r is None:
+        return None
+    certificate_arn = r.string("certificate_arn", ACM_ARN_PATTERN, "an ACM certificate ARN", default=None)
+    zone_id = r.string(
+        "hosted_zone_id", HOSTED_ZONE_ID_PATTERN, "a Route 53 hosted zone id such as Z0123456789ABC", default=None
+    )
+    zone_name = r.string("hosted_zone_name", DOMAIN_NAME_PATTERN, "a lower-case DNS name", default=None)
+    domain_name = r.string("domain_name", DOMAIN_NAME_PATTERN, "a lower-case DNS name such as app.example.com")
+    if certificate_arn is None and (zone_id is None or zone_name is None):
+        raise ConfigError(
+            f"{r.path}: HTTPS needs a certificate: set {r.key('certificate_arn')}, "
+            f"or {r.key('hosted_zone_id')} and {r.key('hosted_zone_name')} for a DNS-validated one"
+        )
+    if zone_name is not None and not (domain_name == zone_name or domain_name.endswith("." + zone_name)):
+        raise r.fail("domain_name", domain_name, f"a name inside the hosted zone {zone_name!r}")
+
+    provider = r.choice("auth_provider", WEB_AUTH_PROVIDERS, "cognito")
+    oidc_reader = r.child("oidc", None)
+    oidc = None
+    if provider == "oidc":
+        if oidc_reader is None:
+            raise ConfigError(f"{r.key('oidc')}: required when {r.key('auth_provider')} is 'oidc'")
+        oidc = OidcWebProviderConfig(
+            **{
+                name: oidc_reader.string(name, HTTPS_URL_PATTERN, "an https:// URL")
+                for name in ("issuer", "authorization_endpoint", "token_endpoint", "user_info_endpoint")
+            },
+            client_id=oidc_reader.string("client_id"),
+            client_secret_name=_read_secret_name(oidc_reader),
+        )
+        oidc_reader.done()
+
+    cpu = r.integer("container_cpu", 256, 1024, 256)
+    if cpu not in FARGATE_CPU_MEMORY:
+        raise r.fail("container_cpu", cpu, "one of " + ", ".join(map(str, FARGATE_CPU_MEMORY)))
+    memory = r.integer("container_memory_mib", 512, 8192, 512)
+    if memory not in FARGATE_CPU_MEMORY[cpu]:
+        raise r.fail(
+            "container_memory_mib",
+            memory,
+            f"with {cpu} CPU units, one of {', '.join(map(str, FARGATE_CPU_MEMORY[cpu]))}",
+        )
+    min_tasks = r.integer("min_tasks", 1, 100)
+    max_tasks = r.integer("max_tasks", 1, 100)
+    if max_tasks < min_tasks:
+        raise r.fail("max_tasks", max_tasks, f"at least min_tasks ({min_tasks})")
+
+    cidr = r.string("vpc_cidr", CIDR_PATTERN, "an IPv4 CIDR block from /16 to /24", "10.0.0.0/16")
+    octets = [int(x) for x in CIDR_PATTERN.match(cidr).groups()]
+    if any(o > 255 for o in octets[:4]) or not 16 <= octets[4] <= 24:
+        raise r.fail("vpc_cidr", cidr, "an IPv4 CIDR block from /16 to /24")
+
+    config = WebConfig(
+        domain_name=domain_name,
+        certificate_arn=certificate_arn,
+        hosted_zone_id=zone_id,
+        hosted_zone_name=zone_name,
+        auth_provider=provider,
+        oidc=oidc,
+        session_cookie_name=r.string(
+            "session_cookie_name",
+            re.compile(r"^[A-Za-z0-9_-]{1,64}$"),
+            "letters, digits, '_' or '-'",
+            "AWSELBAuthSessionCookie",
+        ),
+        session_timeout_minutes=r.integer("session_timeout_minutes", 1, 7 * 24 * 60, 8 * 60),
+        vpc_cidr=cidr,
+        nat_gateways=r.integer("nat_gateways", 1, az_count),
+        container_cpu=cpu,
+        container_memory_mib=memory,
+        min_tasks=min_tasks,
+        max_tasks=max_tasks,
+    )
+    if production and config.nat_gateways < az_count:
+        raise r.fail(
+            "nat_gateways", config.nat_gateways, f"{az_count} (one per availability zone) in a production environment"
+        )
+    r.done()
+    return config
+
+
+def parse_env_config(project: str, name: str, raw: Mapping[str, Any]) -> EnvConfig:
+    """Validates one environment's raw context values into an `EnvConfig`."""
+    r = _Reader(raw, f"environments.{name}")
+    production = r.boolean("production")
+    region = r.string("region", REGION_PATTERN, "an AWS region code such as eu-west-1")
+    zones = r.strings("availability_zones")
+    if len(zones) < 2 or len(set(zones)) != len(zones):
+        raise r.fail("availability_zones", list(zones), "at least two distinct zones of the region")
+    for index, zone in enumerate(zones):
+        if not re.fullmatch(re.escape(region) + r"[a-z]", zone):
+            raise ConfigError(
+                f"{r.key('availability_zones')}[{index}]={zone!r} is not allowed: a zone of {region}, such as {region}a"
+            )
+    removal = r.choice("removal_policy", REMOVAL_POLICIES)
+    if production and removal != "retain":
+        raise r.fail("removal_policy", removal, "retain in a production environment")
+    log_retention = r.integer("log_retention_days", 1, 3653)
+    if log_retention not in LOG_RETENTION_DAYS:
+        raise r.fail("log_retention_days", log_retention, "one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
+    config = EnvConfig(
+        project=project,
+        name=name,
+        production=production,
+        account=r.string("account", ACCOUNT_PATTERN, "a 12-digit AWS account id, or null", default=None),
+        region=region,
+        availability_zones=zones,
+        removal_policy=removal,
+        log_retention_days=log_retention,
+        identity=_read_identity(r.child("identity"), production),
+        api=_read_api(r.child("api"), production),
+        web=_read_web(r.child("web", None), production, len(zones)),
+    )
+    r.done()
+    return config
+
+
+def load_config(context: Any) -> EnvConfig:
+    """The configuration for the environment selected with `-c env=NAME`.
+
+    `context` is anything with `try_get_context` (an App or a Construct's node).
+    """
+    project = context.try_get_context("project") or "jwt-auth"
+    if not re.fullmatch(r"[a-z][a-z0-9-]{1,20}", project):
+        raise ConfigError(f"project={project!r} is not allowed: 2-21 lower-case letters, digits or '-'")
+    environments = context.try_get_context("environments") or {}
+    name = context.try_get_context(ENV_CONTEXT_KEY) or DEFAULT_ENV
+    if name not in environments:
+        allowed = ", ".join(sorted(environments)) or "none defined in cdk.json"
+        raise ConfigError(f"env={name!r} is not a known environment: allowed values are {allowed}")
+    return parse_env_config(project, name, environments[name])

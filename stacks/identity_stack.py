@@ -1,0 +1,360 @@
+"""Identity stack: the Cognito user pool that issues every token, its roles, scopes and clients.
+
+Stateful: the user pool's logical ID (`UserPool6BA7E5F2`) is part of the contract, guarded by
+tests/test_logical_ids.py. Never rename or move the `UserPool` construct.
+"""
+
+from __future__ import annotations
+
+import aws_cdk as cdk
+from aws_cdk import Duration
+from aws_cdk import aws_certificatemanager as acm
+from aws_cdk import aws_cognito as cognito
+from constructs import Construct
+
+import auth_contract
+from stacks.config import EnvConfig, OidcProviderConfig
+from stacks.nag import acknowledge
+from stacks.policies import data_removal_policy, log_retention
+from stacks.python_function import PythonFunction
+
+MFA = {"OFF": cognito.Mfa.OFF, "OPTIONAL": cognito.Mfa.OPTIONAL, "REQUIRED": cognito.Mfa.REQUIRED}
+THREAT_PROTECTION = {
+    "OFF": cognito.StandardThreatProtectionMode.NO_ENFORCEMENT,
+    "AUDIT": cognito.StandardThreatProtectionMode.AUDIT_ONLY,
+    "ENFORCED": cognito.StandardThreatProtectionMode.FULL_FUNCTION,
+}
+FEATURE_PLAN = {"ESSENTIALS": cognito.FeaturePlan.ESSENTIALS, "PLUS": cognito.FeaturePlan.PLUS}
+
+
+class IdentityStack(cdk.Stack):
+    """User pool, groups as roles, resource server and scopes, app clients, domain, pre-token trigger."""
+
+    def __init__(self, scope: Construct, id_: str, *, config: EnvConfig, **kwargs) -> None:
+        super().__init__(scope, id_, **kwargs)
+        self.config = config
+        identity = config.identity
+
+        self.pre_token_function = PythonFunction(
+            self,
+            "PreTokenGeneration",
+            source="pre_token_generation",
+            description="Adds tenant_id and roles to ID and access tokens, and API scopes from the user's groups",
+            log_retention=log_retention(config),
+            removal_policy=cdk.RemovalPolicy.DESTROY,
+            environment={"RESOURCE_SERVER_IDENTIFIER": identity.resource_server_identifier},
+            memory_size=256,
+            timeout_seconds=5,
+        )
+
+        self.user_pool = cognito.UserPool(
+            self,
+            "UserPool",
+            sign_in_aliases=cognito.SignInAliases(email=True, username=False),
+            sign_in_case_sensitive=False,
+            auto_verify=cognito.AutoVerifiedAttrs(email=True),
+            keep_original=cognito.KeepOriginalAttrs(email=True),
+            account_recovery=cognito.AccountRecovery.EMAIL_ONLY,
+            self_sign_up_enabled=identity.self_sign_up,
+            user_verification=cognito.UserVerificationConfig(email_style=cognito.VerificationEmailStyle.CODE),
+            standard_attributes=cognito.StandardAttributes(
+                email=cognito.StandardAttribute(required=True, mutable=True),
+            ),
+            custom_attributes={
+                auth_contract.TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=False),
+                auth_contract.FEDERATED_TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=True),
+            },
+            password_policy=cognito.PasswordPolicy(
+                min_length=12,
+                require_lowercase=True,
+                require_uppercase=True,
+                require_digits=True,
+                require_symbols=True,
+                temp_password_validity=Duration.days(1),
+            ),
+            mfa=MFA[identity.mfa],
+            mfa_second_factor=cognito.MfaSecondFactor(otp=True, sms=False, email=False),
+            feature_plan=FEATURE_PLAN[identity.feature_plan],
+            standard_threat_protection_mode=THREAT_PROTECTION[identity.threat_protection],
+            deletion_protection=config.retain_data,
+            removal_policy=data_removal_policy(config),
+        )
+        self.user_pool.add_trigger(
+            cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG,
+            self.pre_token_function.function,
+            cognito.LambdaVersion.V2_0,
+        )
+        self._acknowledge_pool_findings()
+
+        self.groups = {
+            group.name: cognito.UserPoolGroup(
+                self,
+                f"Group{group.name.title()}",
+                user_pool=self.user_pool,
+                group_name=group.name,
+                precedence=group.precedence,
+                description=group.description or None,
+            )
+            for group in identity.groups
+        }
+
+        self.scopes = {
+            name: cognito.ResourceServerScope(scope_name=name, scope_description=description)
+            for name, description in auth_contract.API_SCOPES.items()
+        }
+        self.resource_server = self.user_pool.add_resource_server(
+            "ApiResourceServer",
+            identifier=identity.resource_server_identifier,
+            user_pool_resource_server_name=f"{config.stage_name}-api",
+            scopes=list(self.scopes.values()),
+        )
+
+        self.identity_providers = self._federated_identity_providers()
+        supported = [cognito.UserPoolClientIdentityProvider.COGNITO] + [
+            cognito.UserPoolClientIdentityProvider.custom(provider.provider_name)
+            for provider in self.identity_providers
+        ]
+
+        # Clients may read the tenant but never write it, nor anything else that grants rights.
+        read_attributes = (
+            cognito.ClientAttributes()
+            .with_standard_attributes(
+                email=True,
+                email_verified=True,
+                fullname=True,
+                given_name=True,
+                family_name=True,
+                locale=True,
+                timezone=True,
+            )
+            .with_custom_attributes(auth_contract.TENANT_ATTRIBUTE)
+        )
+        write_attributes = cognito.ClientAttributes().with_standard_attributes(
+            fullname=True, given_name=True, family_name=True, locale=True, timezone=True
+        )
+        common = {
+            "enable_token_revocation": True,
+            "prevent_user_existence_errors": True,
+            "access_token_validity": Duration.minutes(identity.access_token_minutes),
+            "id_token_validity": Duration.minutes(identity.id_token_minutes),
+            "refresh_token_validity": Duration.days(identity.refresh_token_days),
+            "auth_session_validity": Duration.minutes(3),
+            "read_attributes": read_attributes,
+            "write_attributes": write_attributes,
+        }
+        scope_of = {
+            name: cognito.OAuthScope.resource_server(self.resource_server, scope) for name, scope in self.scopes.items()
+        }
+
+        self.spa_client = self.user_pool.add_client(
+            "SpaClient",
+            generate_secret=False,
+            auth_flows=cognito.AuthFlow(user_srp=True, user_password=identity.allow_password_auth),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(authorization_code_grant=True),
+                scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, cognito.OAuthScope.PROFILE]
+                + [scope_of[name] for name in auth_contract.USER_SCOPES],
+                callback_urls=list(identity.callback_urls),
+                logout_urls=list(identity.logout_urls),
+            ),
+            supported_identity_providers=supported,
+            **common,
+        )
+
+        self.alb_client: cognito.UserPoolClient | None = None
+        if config.web is not None:
+            self.alb_client = self.user_pool.add_client(
+                "AlbClient",
+                generate_secret=True,
+                auth_flows=cognito.AuthFlow(),
+                o_auth=cognito.OAuthSettings(
+                    flows=cognito.OAuthFlows(authorization_code_grant=True),
+                    scopes=[cognito.OAuthScope.OPENID, cognito.OAuthScope.EMAIL, scope_of[auth_contract.ITEMS_READ]],
+                    callback_urls=[f"https://{config.web.domain_name}/oauth2/idpresponse"],
+                    logout_urls=[f"https://{config.web.domain_name}/"],
+                ),
+                supported_identity_providers=supported,
+                **common,
+            )
+
+        self.machine_client = self.user_pool.add_client(
+            "MachineClient",
+            generate_secret=True,
+            auth_flows=cognito.AuthFlow(),
+            o_auth=cognito.OAuthSettings(
+                flows=cognito.OAuthFlows(client_credentials=True),
+                scopes=[scope_of[name] for name in auth_contract.MACHINE_SCOPES],
+            ),
+            **{**common, "read_attributes": cognito.ClientAttributes(), "write_attributes": cognito.ClientAttributes()},
+        )
+        for client in self.clients:
+            # No user sign-in flow for clients that sign in through OAuth only; Cognito needs
+            # refresh allowed whenever the list is set.
+            if client is not self.spa_client:
+                client.node.default_child.add_property_override("ExplicitAuthFlows", ["ALLOW_REFRESH_TOKEN_AUTH"])
+            for provider in self.identity_providers:
+                client.node.add_dependency(provider)
+
+        self.domain = self._domain()
+
+        self._outputs()
+
+    # ------------------------------------------------------------------ parts
+
+    @property
+    def clients(self) -> list[cognito.UserPoolClient]:
+        return [client for client in (self.spa_client, self.alb_client, self.machine_client) if client is not None]
+
+    @property
+    def user_clients(self) -> list[cognito.UserPoolClient]:
+        """Clients that act for a signed-in user (the SPA/CLI and the ALB)."""
+        return [client for client in (self.spa_client, self.alb_client) if client is not None]
+
+    @property
+    def issuer_url(self) -> str:
+        return self.user_pool.user_pool_provider_url
+
+    @property
+    def jwks_url(self) -> str:
+        return f"{self.issuer_url}/.well-known/jwks.json"
+
+    @property
+    def managed_login_url(self) -> str:
+        return self.domain.base_url()
+
+    def _domain(self) -> cognito.UserPoolDomain:
+        identity = self.config.identity
+        if identity.custom_domain is not None:
+            domain = self.user_pool.add_domain(
+                "Domain",
+                custom_domain=cognito.CustomDomainOptions(
+                    domain_name=identity.custom_domain.domain_name,
+                    certificate=acm.Certificate.from_certificate_arn(
+                        self, "DomainCertificate", identity.custom_domain.certificate_arn
+                    ),
+                ),
+                managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+            )
+        else:
+            # The account id makes the prefix unique per account and environment.
+            domain = self.user_pool.add_domain(
+                "Domain",
+                cognito_domain=cognito.CognitoDomainOptions(
+                    domain_prefix=f"{identity.domain_prefix}-{cdk.Aws.ACCOUNT_ID}"
+                ),
+                managed_login_version=cognito.ManagedLoginVersion.NEWER_MANAGED_LOGIN,
+            )
+        # Managed login needs a style for each client that signs users in.
+        for client in self.user_clients:
+            cognito.CfnManagedLoginBranding(
+                self,
+                f"{client.node.id}Branding",
+                user_pool_id=self.user_pool.user_pool_id,
+                client_id=client.user_pool_client_id,
+                use_cognito_provided_values=True,
+            ).node.add_dependency(domain)
+        return domain
+
+    def _federated_identity_providers(self) -> list[cognito.UserPoolIdentityProviderBase]:
+        federation = self.config.identity.federation
+        providers: list[cognito.UserPoolIdentityProviderBase] = []
+        email = cognito.ProviderAttribute
+
+        def tenant_mapping(claim: str) -> dict[str, cognito.ProviderAttribute]:
+            return {auth_contract.FEDERATED_TENANT_ATTRIBUTE: cognito.ProviderAttribute.other(claim)}
+
+        oidc: OidcProviderConfig
+        for oidc in federation.oidc:
+            providers.append(
+                cognito.UserPoolIdentityProviderOidc(
+                    self,
+                    f"Oidc{oidc.name}",
+                    user_pool=self.user_pool,
+                    name=oidc.name,
+                    client_id=oidc.client_id,
+                    client_secret=cdk.SecretValue.secrets_manager(oidc.client_secret_name).unsafe_unwrap(),
+                    issuer_url=oidc.issuer_url,
+                    scopes=list(oidc.scopes),
+                    attribute_request_method=cognito.OidcAttributeRequestMethod.GET,
+                    attribute_mapping=cognito.AttributeMapping(
+                        email=email.other("email"),
+                        email_verified=email.other("email_verified"),
+                        custom=tenant_mapping(oidc.tenant_claim),
+                    ),
+                )
+            )
+        if federation.google is not None:
+            providers.append(
+                cognito.UserPoolIdentityProviderGoogle(
+                    self,
+                    "Google",
+                    user_pool=self.user_pool,
+                    client_id=federation.google.client_id,
+                    client_secret_value=cdk.SecretValue.secrets_manager(federation.google.client_secret_name),
+                    scopes=["openid", "email", "profile"],
+                    attribute_mapping=cognito.AttributeMapping(
+                        email=email.GOOGLE_EMAIL, email_verified=email.GOOGLE_EMAIL_VERIFIED
+                    ),
+                )
+            )
+        if federation.facebook is not None:
+            providers.append(
+                cognito.UserPoolIdentityProviderFacebook(
+                    self,
+                    "Facebook",
+                    user_pool=self.user_pool,
+                    client_id=federation.facebook.client_id,
+                    client_secret=cdk.SecretValue.secrets_manager(
+                        federation.facebook.client_secret_name
+                    ).unsafe_unwrap(),
+                    scopes=["public_profile", "email"],
+                    attribute_mapping=cognito.AttributeMapping(email=email.FACEBOOK_EMAIL),
+                )
+            )
+        return providers
+
+    def _acknowledge_pool_findings(self) -> None:
+        if self.config.identity.feature_plan != "PLUS":
+            acknowledge(
+                self.user_pool,
+                "AwsSolutions-COG8",
+                f"the {self.config.name} environment uses the {self.config.identity.feature_plan} feature plan by config "
+                "(environments.*.identity.feature_plan): it allows access-token customization; "
+                "threat protection needs PLUS, which prod sets",
+            )
+        if self.config.identity.mfa != "REQUIRED":
+            acknowledge(
+                self.user_pool,
+                "AwsSolutions-COG2",
+                f"MFA is {self.config.identity.mfa} in the {self.config.name} environment by config "
+                "(environments.*.identity.mfa); production environments must set REQUIRED (enforced by config validation)",
+            )
+        if self.config.identity.threat_protection != "ENFORCED":
+            acknowledge(
+                self.user_pool,
+                "AwsSolutions-COG3",
+                f"threat protection is {self.config.identity.threat_protection} in the {self.config.name} environment: "
+                "it needs the Plus feature plan, which this environment does not pay for "
+                "(environments.*.identity.threat_protection / feature_plan)",
+            )
+
+    def _outputs(self) -> None:
+        outputs = {
+            "UserPoolId": (self.user_pool.user_pool_id, "Cognito user pool id"),
+            "IssuerUrl": (self.issuer_url, "Token issuer (the iss claim)"),
+            "JwksUrl": (self.jwks_url, "Public keys that sign the pool's tokens"),
+            "SpaClientId": (
+                self.spa_client.user_pool_client_id,
+                "Public client for the SPA and CLI (code + PKCE, SRP)",
+            ),
+            "MachineClientId": (
+                self.machine_client.user_pool_client_id,
+                "Client-credentials client (secret in the Cognito console/API)",
+            ),
+            "ManagedLoginUrl": (self.managed_login_url, "Managed login (hosted UI) base URL"),
+            "ResourceServerIdentifier": (self.config.identity.resource_server_identifier, "Prefix of the API scopes"),
+        }
+        if self.alb_client is not None:
+            outputs["AlbClientId"] = (self.alb_client.user_pool_client_id, "Confidential client used by the ALB")
+        for name, (value, description) in outputs.items():
+            cdk.CfnOutput(self, name, value=value, description=description)
