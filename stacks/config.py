@@ -101,6 +101,9 @@ class OidcProviderConfig:
 class SocialProviderConfig:
     client_id: str
     client_secret_name: str
+    # The provider's claim that carries the tenant (Google Workspace: "hd"); None where the
+    # provider has none: its users get tokens only once an admin assigns their tenant.
+    tenant_claim: str | None = None
 
 
 @dataclass(frozen=True)
@@ -344,7 +347,9 @@ def _read_federation(r: _Reader | None) -> FederationConfig:
         s = r.child(kind, None)
         if s is not None:
             social[kind] = SocialProviderConfig(
-                client_id=s.string("client_id"), client_secret_name=_read_secret_name(s)
+                client_id=s.string("client_id"),
+                client_secret_name=_read_secret_name(s),
+                tenant_claim=s.string("tenant_claim", default=None),
             )
             s.done()
     r.done()

@@ -260,8 +260,11 @@ class IdentityStack(cdk.Stack):
         providers: list[cognito.UserPoolIdentityProviderBase] = []
         email = cognito.ProviderAttribute
 
-        def tenant_mapping(claim: str) -> dict[str, cognito.ProviderAttribute]:
-            return {auth_contract.FEDERATED_TENANT_ATTRIBUTE: cognito.ProviderAttribute.other(claim)}
+        def tenant_mapping(claim: str | None) -> dict[str, cognito.ProviderAttribute] | None:
+            if claim is None:
+                return None
+            # CDK uses the key as written: custom attributes need their "custom:" prefix here.
+            return {f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}": cognito.ProviderAttribute.other(claim)}
 
         oidc: OidcProviderConfig
         for oidc in federation.oidc:
@@ -293,7 +296,9 @@ class IdentityStack(cdk.Stack):
                     client_secret_value=cdk.SecretValue.secrets_manager(federation.google.client_secret_name),
                     scopes=["openid", "email", "profile"],
                     attribute_mapping=cognito.AttributeMapping(
-                        email=email.GOOGLE_EMAIL, email_verified=email.GOOGLE_EMAIL_VERIFIED
+                        email=email.GOOGLE_EMAIL,
+                        email_verified=email.GOOGLE_EMAIL_VERIFIED,
+                        custom=tenant_mapping(federation.google.tenant_claim),
                     ),
                 )
             )
@@ -308,7 +313,9 @@ class IdentityStack(cdk.Stack):
                         federation.facebook.client_secret_name
                     ).unsafe_unwrap(),
                     scopes=["public_profile", "email"],
-                    attribute_mapping=cognito.AttributeMapping(email=email.FACEBOOK_EMAIL),
+                    attribute_mapping=cognito.AttributeMapping(
+                        email=email.FACEBOOK_EMAIL, custom=tenant_mapping(federation.facebook.tenant_claim)
+                    ),
                 )
             )
         return providers

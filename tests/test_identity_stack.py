@@ -1,0 +1,317 @@
+"""Identity stack: the user pool, its clients and scopes, per environment."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+import auth_contract
+from tests.synth import synthesize
+
+POOL = "AWS::Cognito::UserPool"
+CLIENT = "AWS::Cognito::UserPoolClient"
+RIGHTS_BEARING = {auth_contract.TENANT_ATTRIBUTE_CLAIM, f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}"}
+
+
+def identity(env: str) -> Template:
+    return synthesize(env).template("Identity")
+
+
+def pool_properties(env: str) -> dict:
+    (pool,) = identity(env).find_resources(POOL).values()
+    return pool["Properties"]
+
+
+def clients(env: str) -> dict[str, dict]:
+    """Client properties by construct name (SpaClient, AlbClient, MachineClient)."""
+    found = identity(env).find_resources(CLIENT)
+    return {
+        name: next(resource["Properties"] for logical_id, resource in found.items() if name in logical_id)
+        for name in ("SpaClient", "AlbClient", "MachineClient")
+        if any(name in logical_id for logical_id in found)
+    }
+
+
+def scope_names(client: dict) -> list[str]:
+    """AllowedOAuthScopes with resource-server scopes reduced to their short names."""
+    names = []
+    for scope in client.get("AllowedOAuthScopes", []):
+        if isinstance(scope, str):
+            names.append(scope)
+        else:
+            names.append(scope["Fn::Join"][1][1].lstrip("/"))
+    return names
+
+
+# ---------------------------------------------------------------- user pool
+
+
+def test_sign_in_is_by_case_insensitive_email_verified_automatically(identity_template):
+    identity_template.has_resource_properties(
+        POOL,
+        {
+            "UsernameAttributes": ["email"],
+            "UsernameConfiguration": {"CaseSensitive": False},
+            "AutoVerifiedAttributes": ["email"],
+            "AccountRecoverySetting": {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]},
+            "UserAttributeUpdateSettings": {"AttributesRequireVerificationBeforeUpdate": ["email"]},
+        },
+    )
+
+
+def test_password_policy_requires_twelve_characters_of_every_class_and_short_temporary_passwords(identity_template):
+    identity_template.has_resource_properties(
+        POOL,
+        {
+            "Policies": {
+                "PasswordPolicy": {
+                    "MinimumLength": 12,
+                    "RequireLowercase": True,
+                    "RequireUppercase": True,
+                    "RequireNumbers": True,
+                    "RequireSymbols": True,
+                    "TemporaryPasswordValidityDays": 1,
+                }
+            }
+        },
+    )
+
+
+def test_tenant_attribute_is_an_immutable_string(identity_template):
+    identity_template.has_resource_properties(
+        POOL,
+        {
+            "Schema": Match.array_with(
+                [
+                    {
+                        "AttributeDataType": "String",
+                        "Mutable": False,
+                        "Name": auth_contract.TENANT_ATTRIBUTE,
+                        "StringAttributeConstraints": {"MaxLength": "64", "MinLength": "1"},
+                    }
+                ]
+            )
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "mfa", "security", "plan", "self_sign_up", "deletion", "policy"),
+    [
+        ("dev", "OPTIONAL", "OFF", "ESSENTIALS", True, "INACTIVE", "Delete"),
+        ("prod", "ON", "ENFORCED", "PLUS", False, "ACTIVE", "Retain"),
+    ],
+)
+def test_pool_protection_follows_the_environment(env, mfa, security, plan, self_sign_up, deletion, policy):
+    properties = pool_properties(env)
+    assert properties["MfaConfiguration"] == mfa
+    assert properties["EnabledMfas"] == ["SOFTWARE_TOKEN_MFA"]
+    assert properties["UserPoolAddOns"] == {"AdvancedSecurityMode": security}
+    assert properties["UserPoolTier"] == plan
+    assert properties["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is not self_sign_up
+    assert properties["DeletionProtection"] == deletion
+    (pool,) = identity(env).find_resources(POOL).values()
+    assert (pool["DeletionPolicy"], pool["UpdateReplacePolicy"]) == (policy, policy)
+
+
+def test_feature_plan_allows_access_token_customization_in_every_environment():
+    for env in ("dev", "prod", "test"):
+        assert pool_properties(env)["UserPoolTier"] in ("ESSENTIALS", "PLUS")
+
+
+def test_groups_are_the_contract_roles_with_precedence(identity_template):
+    groups = identity_template.find_resources("AWS::Cognito::UserPoolGroup")
+    by_name = {group["Properties"]["GroupName"]: group["Properties"]["Precedence"] for group in groups.values()}
+    assert by_name == {auth_contract.ADMIN: 1, auth_contract.EDITOR: 10, auth_contract.VIEWER: 20}
+
+
+# ---------------------------------------------------------------- scopes
+
+
+def test_resource_server_defines_every_api_scope(identity_template, test_env):
+    identity_template.has_resource_properties(
+        "AWS::Cognito::UserPoolResourceServer",
+        {
+            "Identifier": test_env.stage.config.identity.resource_server_identifier,
+            "Scopes": [
+                {"ScopeName": name, "ScopeDescription": description}
+                for name, description in auth_contract.API_SCOPES.items()
+            ],
+        },
+    )
+
+
+# ---------------------------------------------------------------- app clients
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "test"])
+def test_no_client_can_write_the_tenant_or_any_rights_bearing_attribute(env):
+    for name, client in clients(env).items():
+        writable = set(client["WriteAttributes"])
+        assert not writable & RIGHTS_BEARING, f"{env} {name} may write {writable & RIGHTS_BEARING}"
+        assert not any(attribute.startswith("custom:") for attribute in writable), (env, name, writable)
+        assert writable <= set(auth_contract.WRITABLE_ATTRIBUTES) | {"name", "zoneinfo"}, (env, name, writable)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "test"])
+def test_every_client_revokes_tokens_hides_user_existence_and_lists_attributes(env):
+    for name, client in clients(env).items():
+        assert client["EnableTokenRevocation"] is True, name
+        assert client["PreventUserExistenceErrors"] == "ENABLED", name
+        assert "ReadAttributes" in client and "WriteAttributes" in client, name
+
+
+def test_spa_client_is_public_with_code_grant_and_user_scopes(test_env):
+    spa = clients("test")["SpaClient"]
+    assert spa["GenerateSecret"] is False
+    assert spa["AllowedOAuthFlows"] == ["code"]
+    assert scope_names(spa) == ["openid", "email", "profile", *auth_contract.USER_SCOPES]
+    assert spa["CallbackURLs"] == list(test_env.stage.config.identity.callback_urls)
+    assert spa["LogoutURLs"] == list(test_env.stage.config.identity.logout_urls)
+
+
+@pytest.mark.parametrize(
+    ("env", "flows"),
+    [
+        ("dev", ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+        ("prod", ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+    ],
+)
+def test_spa_client_allows_password_auth_only_where_config_does(env, flows):
+    assert clients(env)["SpaClient"]["ExplicitAuthFlows"] == flows
+
+
+def test_https_only_callbacks_in_prod():
+    spa = clients("prod")["SpaClient"]
+    assert all(url.startswith("https://") for url in spa["CallbackURLs"] + spa["LogoutURLs"])
+
+
+def test_alb_client_is_confidential_with_code_grant_openid_email_and_read_scope():
+    alb = clients("test")["AlbClient"]
+    assert alb["GenerateSecret"] is True
+    assert alb["AllowedOAuthFlows"] == ["code"]
+    assert scope_names(alb) == ["openid", "email", auth_contract.ITEMS_READ]
+    assert alb["CallbackURLs"] == ["https://app.jwt-auth.test/oauth2/idpresponse"]
+    assert alb["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
+
+
+def test_alb_client_exists_only_where_the_environment_has_a_web_domain():
+    assert "AlbClient" not in clients("dev")
+    assert "AlbClient" in clients("prod")
+
+
+def test_machine_client_has_a_secret_client_credentials_only_and_only_the_machine_scope():
+    machine = clients("test")["MachineClient"]
+    assert machine["GenerateSecret"] is True
+    assert machine["AllowedOAuthFlows"] == ["client_credentials"]
+    assert scope_names(machine) == list(auth_contract.MACHINE_SCOPES)
+    assert machine["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
+    assert machine["ReadAttributes"] == [] and machine["WriteAttributes"] == []
+
+
+@pytest.mark.parametrize(("env", "minutes", "refresh_days"), [("dev", 60, 30), ("prod", 15, 7), ("test", 15, 1)])
+def test_token_lifetimes_come_from_config(env, minutes, refresh_days):
+    for name, client in clients(env).items():
+        assert client["AccessTokenValidity"] == minutes, name
+        assert client["IdTokenValidity"] == minutes, name
+        assert client["RefreshTokenValidity"] == refresh_days * 24 * 60, name
+        assert client["TokenValidityUnits"] == {
+            "AccessToken": "minutes",
+            "IdToken": "minutes",
+            "RefreshToken": "minutes",
+        }
+
+
+# ---------------------------------------------------------------- trigger
+
+
+def test_pre_token_trigger_is_wired_as_version_2(identity_template):
+    identity_template.has_resource_properties(
+        POOL,
+        {
+            "LambdaConfig": {
+                "PreTokenGenerationConfig": {
+                    "LambdaArn": {"Fn::GetAtt": [Match.string_like_regexp("^PreTokenGeneration"), "Arn"]},
+                    "LambdaVersion": "V2_0",
+                }
+            }
+        },
+    )
+    identity_template.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Action": "lambda:InvokeFunction", "Principal": "cognito-idp.amazonaws.com"},
+    )
+
+
+def test_pre_token_function_is_arm64_python_with_json_logs_and_the_resource_server(identity_template, test_env):
+    identity_template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "Handler": "pre_token_generation.handler.lambda_handler",
+            "Runtime": "python3.14",
+            "Architectures": ["arm64"],
+            "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
+            "Environment": {
+                "Variables": Match.object_like(
+                    {"RESOURCE_SERVER_IDENTIFIER": test_env.stage.config.identity.resource_server_identifier}
+                )
+            },
+        },
+    )
+
+
+def test_pre_token_function_role_may_only_write_its_own_logs(identity_template):
+    (policy,) = identity_template.find_resources("AWS::IAM::Policy").values()
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in statement["Resource"]
+    identity_template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
+    for role in identity_template.find_resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+# ---------------------------------------------------------------- domain and federation
+
+
+def test_domain_prefix_is_unique_per_account_and_uses_managed_login(identity_template):
+    identity_template.has_resource_properties(
+        "AWS::Cognito::UserPoolDomain",
+        {"Domain": {"Fn::Join": ["", ["jwt-auth-test-", {"Ref": "AWS::AccountId"}]]}, "ManagedLoginVersion": 2},
+    )
+    identity_template.resource_count_is("AWS::Cognito::ManagedLoginBranding", 2)
+
+
+def test_federated_identity_providers_are_off_by_default_and_on_in_the_test_config():
+    assert identity("dev").find_resources("AWS::Cognito::UserPoolIdentityProvider") == {}
+    providers = identity("test").find_resources("AWS::Cognito::UserPoolIdentityProvider")
+    assert sorted(p["Properties"]["ProviderType"] for p in providers.values()) == ["Facebook", "Google", "OIDC"]
+
+
+def test_federated_providers_map_email_and_tenant_and_read_secrets_from_secrets_manager(identity_template):
+    providers = identity_template.find_resources("AWS::Cognito::UserPoolIdentityProvider")
+    for provider in providers.values():
+        properties = provider["Properties"]
+        assert "email" in properties["AttributeMapping"]
+        secret = properties["ProviderDetails"]["client_secret"]
+        assert "{{resolve:secretsmanager:jwt-auth/test/" in str(secret), "client secret must come from Secrets Manager"
+    tenant_claims = {
+        p["Properties"]["ProviderType"]: p["Properties"]["AttributeMapping"].get(
+            f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}"
+        )
+        for p in providers.values()
+    }
+    assert tenant_claims == {"OIDC": "tenant", "Google": "hd", "Facebook": None}
+
+
+def test_identity_stack_outputs_everything_a_client_needs(identity_template):
+    outputs = identity_template.find_outputs("*")
+    assert {
+        "UserPoolId",
+        "IssuerUrl",
+        "JwksUrl",
+        "SpaClientId",
+        "AlbClientId",
+        "MachineClientId",
+        "ManagedLoginUrl",
+        "ResourceServerIdentifier",
+    } <= set(outputs)
