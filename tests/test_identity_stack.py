@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 
 import auth_contract
+from stacks.config import CustomDomainConfig
+from stacks.identity_stack import IdentityStack
 from tests.synth import synthesize
 
 POOL = "AWS::Cognito::UserPool"
@@ -315,3 +320,20 @@ def test_identity_stack_outputs_everything_a_client_needs(identity_template):
         "ManagedLoginUrl",
         "ResourceServerIdentifier",
     } <= set(outputs)
+
+
+def test_custom_domain_with_its_certificate_replaces_the_prefix_domain_when_configured(test_env):
+    config = test_env.stage.config
+    certificate = "arn:aws:acm:us-east-1:111111111111:certificate/11111111-1111-4111-8111-111111111111"
+    config = dataclasses.replace(
+        config,
+        identity=dataclasses.replace(
+            config.identity, custom_domain=CustomDomainConfig("login.jwt-auth.test", certificate)
+        ),
+    )
+    app = cdk.App()
+    stack = IdentityStack(app, "Identity", config=config, env=cdk.Environment(region=config.region))
+    Template.from_stack(stack).has_resource_properties(
+        "AWS::Cognito::UserPoolDomain",
+        {"Domain": "login.jwt-auth.test", "CustomDomainConfig": {"CertificateArn": certificate}},
+    )
