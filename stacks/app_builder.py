@@ -9,7 +9,8 @@ from typing import Any
 
 import aws_cdk as cdk
 
-from stacks.config import load_config
+from stacks.config import load_ci_config, load_config
+from stacks.deploy_access_stack import DeployAccessStack
 from stacks.nag import add_checks
 from stacks.stage import AuthStage
 
@@ -27,5 +28,25 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     app = cdk.App(context={**base, **(context or {})}, outdir=outdir)
     config = load_config(app.node)
     stage = AuthStage(app, config=config)
+    add_deploy_access(app, project=config.project)
     add_checks(app)
     return app, stage
+
+
+def add_deploy_access(app: cdk.App, *, project: str) -> DeployAccessStack | None:
+    """The account-wide GitHub deploy role (context `ci`), outside every environment's stage:
+    deployed once per account with `cdk deploy <project>-deploy-access`, whatever `env` is."""
+    ci = load_ci_config(app.node)
+    if ci is None:
+        return None
+    name = f"{project}-deploy-access"
+    stack = DeployAccessStack(
+        app,
+        name,  # the construct id is what `cdk deploy <name>` selects
+        stack_name=name,
+        description=f"{project}: GitHub Actions OIDC provider and deploy role (keyless CI/CD), once per account",
+        analytics_reporting=False,
+        ci=ci,
+    )
+    cdk.Tags.of(stack).add("project", project)
+    return stack

@@ -64,12 +64,28 @@ IDP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 LOCALHOST_URL_PATTERN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?(/.*)?$")
 HTTPS_URL_PATTERN = re.compile(r"^https://[^\s/$.?#][^\s]*$")
+EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
 
 MFA_MODES = ("OFF", "OPTIONAL", "REQUIRED")
 THREAT_PROTECTION_MODES = ("OFF", "AUDIT", "ENFORCED")
 FEATURE_PLANS = ("ESSENTIALS", "PLUS")
 REMOVAL_POLICIES = ("destroy", "retain")
 WEB_AUTH_PROVIDERS = ("cognito", "oidc")
+# GitHub's rules for owner (user/org) and repository names; branch and environment names
+# are narrowed to characters that never act as wildcards in an IAM condition. `\Z`, not `$`:
+# a trailing newline must not pass into a trust policy.
+GITHUB_OWNER_PATTERN = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})\Z")
+GITHUB_REPO_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,100}\Z")
+GIT_BRANCH_PATTERN = re.compile(r"^(?!/)(?!.*//)(?!.*\.\.)(?!.*/$)[A-Za-z0-9._/-]{1,200}\Z")
+GITHUB_ENVIRONMENT_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,255}\Z")
+BOOTSTRAP_QUALIFIER_PATTERN = re.compile(r"^[a-z0-9]{1,10}\Z")
+IAM_ROLE_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_+=,.@-]{1,64}\Z")
+OIDC_PROVIDER_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:iam::\d{12}:oidc-provider/token\.actions\.githubusercontent\.com\Z"
+)
+CI_CONTEXT_KEY = "ci"
+# The evaluation windows WAF offers for rate-based rules.
+WAF_RATE_WINDOWS = (60, 120, 300, 600)
 FARGATE_CPU_MEMORY = {256: (512, 1024, 2048), 512: (1024, 2048, 3072, 4096), 1024: tuple(range(2048, 8193, 1024))}
 
 
@@ -179,6 +195,52 @@ class WebConfig:
 
 
 @dataclass(frozen=True)
+class MonitoringConfig:
+    """Alarm thresholds and where alarms go (stacks/monitoring_stack.py)."""
+
+    alarm_email: str | None = None
+    api_5xx_percent: float = 1.0
+    api_4xx_percent: float = 10.0
+    authorizer_failures: int = 50  # rejected requests per 5 minutes, per authorizer
+    lambda_p99_ms: int = 3000
+    fargate_cpu_percent: int = 80
+    fargate_memory_percent: int = 80
+    sign_in_throttles: int = 1  # throttled sign-ins per 5 minutes
+
+
+@dataclass(frozen=True)
+class WafConfig:
+    """WAFv2 web ACLs on the ALB and the user pool (stacks/waf_stack.py)."""
+
+    enabled: bool = False
+    sign_in_rate_limit: int = 300  # requests per client IP per window on sign-in paths
+    rate_window_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class CiConfig:
+    """Who may deploy from GitHub Actions (stacks/deploy_access_stack.py): one account-wide
+    stack, read from the top-level `ci` context, not from an environment."""
+
+    github_owner: str
+    github_repo: str
+    branches: tuple[str, ...]
+    environments: tuple[str, ...]
+    regions: tuple[str, ...]
+    bootstrap_qualifier: str
+    role_name: str
+    existing_oidc_provider_arn: str | None
+
+    @property
+    def subjects(self) -> tuple[str, ...]:
+        """The exact `sub` claims GitHub puts in the OIDC tokens of the allowed workflow jobs."""
+        repo = f"repo:{self.github_owner}/{self.github_repo}"
+        return tuple(f"{repo}:ref:refs/heads/{branch}" for branch in self.branches) + tuple(
+            f"{repo}:environment:{environment}" for environment in self.environments
+        )
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     """Everything that differs between environments."""
 
@@ -193,6 +255,8 @@ class EnvConfig:
     identity: IdentityConfig
     api: ApiConfig
     web: WebConfig | None
+    monitoring: MonitoringConfig = MonitoringConfig()
+    waf: WafConfig = WafConfig()
 
     @property
     def retain_data(self) -> bool:
@@ -537,6 +601,41 @@ def _read_web(r: _Reader | None, production: bool, az_count: int) -> WebConfig |
     return config
 
 
+def _read_monitoring(r: _Reader) -> MonitoringConfig:
+    default = MonitoringConfig()
+    config = MonitoringConfig(
+        alarm_email=r.string("alarm_email", EMAIL_PATTERN, "an e-mail address, or null for no subscription", None),
+        api_5xx_percent=r.number("api_5xx_percent", 0.1, 100, default.api_5xx_percent),
+        api_4xx_percent=r.number("api_4xx_percent", 0.1, 100, default.api_4xx_percent),
+        authorizer_failures=r.integer("authorizer_failures", 1, 1_000_000, default.authorizer_failures),
+        lambda_p99_ms=r.integer("lambda_p99_ms", 10, 900_000, default.lambda_p99_ms),
+        fargate_cpu_percent=r.integer("fargate_cpu_percent", 1, 100, default.fargate_cpu_percent),
+        fargate_memory_percent=r.integer("fargate_memory_percent", 1, 100, default.fargate_memory_percent),
+        sign_in_throttles=r.integer("sign_in_throttles", 1, 1_000_000, default.sign_in_throttles),
+    )
+    r.done()
+    return config
+
+
+def _read_waf(r: _Reader, production: bool) -> WafConfig:
+    default = WafConfig()
+    enabled = r.boolean("enabled", production)
+    if production and not enabled:
+        raise r.fail("enabled", enabled, "true in a production environment")
+    config = WafConfig(
+        enabled=enabled,
+        # WAF's bounds for a rate-based rule's limit.
+        sign_in_rate_limit=r.integer("sign_in_rate_limit", 10, 2_000_000_000, default.sign_in_rate_limit),
+        rate_window_seconds=r.integer("rate_window_seconds", 60, 600, default.rate_window_seconds),
+    )
+    if config.rate_window_seconds not in WAF_RATE_WINDOWS:
+        raise r.fail(
+            "rate_window_seconds", config.rate_window_seconds, "one of " + ", ".join(map(str, WAF_RATE_WINDOWS))
+        )
+    r.done()
+    return config
+
+
 def parse_env_config(project: str, name: str, raw: Mapping[str, Any]) -> EnvConfig:
     """Validates one environment's raw context values into an `EnvConfig`."""
     r = _Reader(raw, f"environments.{name}")
@@ -568,9 +667,75 @@ def parse_env_config(project: str, name: str, raw: Mapping[str, Any]) -> EnvConf
         identity=_read_identity(r.child("identity"), production),
         api=_read_api(r.child("api"), production),
         web=_read_web(r.child("web", None), production, len(zones)),
+        monitoring=_read_monitoring(r.child("monitoring", {})),
+        waf=_read_waf(r.child("waf", {}), production),
     )
     r.done()
     return config
+
+
+def parse_ci_config(raw: Any) -> CiConfig:
+    """Validates the top-level `ci` context. A wildcard can never reach the role's trust policy:
+    every name must match GitHub's own characters, and `*`/`?` are rejected by name."""
+    r = _Reader(raw, CI_CONTEXT_KEY)
+
+    def exact(name: str, value: Any, index: int | None = None) -> None:
+        if isinstance(value, str) and ("*" in value or "?" in value):
+            key = r.key(name) if index is None else f"{r.key(name)}[{index}]"
+            raise ConfigError(
+                f"{key}={value!r} is not allowed: no wildcards ('*', '?'): the deploy role trusts "
+                "exactly one repository and exact branch or environment names"
+            )
+
+    for name in ("github_owner", "github_repo"):
+        exact(name, raw.get(name) if isinstance(raw, Mapping) else None)
+    owner = r.string("github_owner", GITHUB_OWNER_PATTERN, "a GitHub user or organization name")
+    repo = r.string("github_repo", GITHUB_REPO_PATTERN, "a GitHub repository name (letters, digits, '.', '_', '-')")
+    names = {}
+    for name, pattern, allowed in (
+        ("branches", GIT_BRANCH_PATTERN, "exact branch names (letters, digits, '.', '_', '-', '/')"),
+        ("environments", GITHUB_ENVIRONMENT_PATTERN, "exact GitHub environment names (letters, digits, '.', '_', '-')"),
+    ):
+        raw_values = r._get(name, [])
+        if isinstance(raw_values, (list, tuple)):
+            for index, value in enumerate(raw_values):
+                exact(name, value, index)
+        names[name] = r.strings(name, pattern, allowed, [])
+        if len(set(names[name])) != len(names[name]):
+            raise r.fail(name, list(names[name]), "names without repeats")
+    if not names["branches"] and not names["environments"]:
+        raise ConfigError(
+            f"{r.key('branches')} / {r.key('environments')}: set at least one branch or GitHub environment "
+            "whose workflow jobs may assume the deploy role"
+        )
+    regions = r.strings("regions", REGION_PATTERN, "AWS region codes such as eu-west-1")
+    if not regions:
+        raise r.fail("regions", list(regions), "at least one AWS region code (where the CDK is bootstrapped)")
+    config = CiConfig(
+        github_owner=owner,
+        github_repo=repo,
+        branches=names["branches"],
+        environments=names["environments"],
+        regions=regions,
+        bootstrap_qualifier=r.string(
+            "bootstrap_qualifier", BOOTSTRAP_QUALIFIER_PATTERN, "1-10 lower-case letters or digits", "hnb659fds"
+        ),
+        role_name=r.string("role_name", IAM_ROLE_NAME_PATTERN, "an IAM role name (1-64 of letters, digits, +=,.@_-)"),
+        existing_oidc_provider_arn=r.string(
+            "existing_oidc_provider_arn",
+            OIDC_PROVIDER_ARN_PATTERN,
+            "the ARN of the account's token.actions.githubusercontent.com OIDC provider, or null to create it",
+            None,
+        ),
+    )
+    r.done()
+    return config
+
+
+def load_ci_config(context: Any) -> CiConfig | None:
+    """The `ci` context (GitHub repository allowed to deploy), or None where it is not set."""
+    raw = context.try_get_context(CI_CONTEXT_KEY)
+    return None if raw is None else parse_ci_config(raw)
 
 
 def load_config(context: Any) -> EnvConfig:
