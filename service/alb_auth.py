@@ -1,0 +1,246 @@
+"""Verifies the user-claims token (`x-amzn-oidc-data`) that an Application Load Balancer signs.
+
+Every ALB in a region signs with keys from the same public endpoint, for whatever issuer it is
+configured with, so a valid signature and issuer prove little on their own: the token's `signer`
+must be *this* ALB's ARN and its `client` this app's client id. The format differs from a plain
+JWT: ES256 only, `signer`, `client`, `iss` and `exp` in the **header**, base64url segments that
+keep their `=` padding (the signature covers the padded text), and the public key is a PEM file
+at `<key endpoint>/<kid>`, not a JWKS.
+
+Configure `AlbTokenVerifier` once with everything it must check; `verify()` returns the claims or
+raises `AlbAuthError`, whose message is for logs only: callers answer with a generic 401.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+ALGORITHM = "ES256"
+# ALB key ids are UUIDs; nothing else may reach the key URL (no '/', '..', '?', '%', ...).
+# Matched with fullmatch: `$` would let a trailing newline through.
+KID_PATTERN = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+ALB_ARN_PATTERN = re.compile(
+    r"arn:aws[a-z-]*:elasticloadbalancing:(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d):\d{12}:loadbalancer/app/[A-Za-z0-9-]{1,32}/[0-9a-f]{16}"
+)
+# ALB headers are bounded by the load balancer; anything larger is not from it.
+MAX_TOKEN_BYTES = 16 * 1024
+MAX_KEY_BYTES = 4 * 1024
+DEFAULT_FETCH_TIMEOUT_SECONDS = 1.5
+# A kid whose key could not be fetched is not fetched again for this long: bad or unknown kids
+# cost one request per window, and an endpoint outage does not stall every request.
+FAILED_FETCH_BACKOFF_SECONDS = 10.0
+MAX_CACHED_KEYS = 16
+
+
+class AlbAuthError(Exception):
+    """The request does not carry a valid token from this ALB. The message is for logs only."""
+
+
+def key_endpoint(region: str) -> str:
+    """Where the ALBs of `region` publish their public keys (PEM files named by kid)."""
+    if region.startswith("us-gov-"):
+        return f"https://s3-{region}.amazonaws.com/aws-elb-public-keys-prod-{region}"
+    return f"https://public-keys.auth.elb.{region}.amazonaws.com"
+
+
+def region_of(alb_arn: str) -> str:
+    match = ALB_ARN_PATTERN.fullmatch(alb_arn)
+    if match is None:
+        raise ValueError(f"not an Application Load Balancer ARN: {alb_arn!r}")
+    return match.group("region")
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """The key URL is fixed: a redirect elsewhere is refused, not followed."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        raise urllib.error.HTTPError(req.full_url, code, "redirect refused", headers, fp)
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+class AlbPublicKeys:
+    """Fetches ALB public keys by kid, caches them, and backs off from kids that failed."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = DEFAULT_FETCH_TIMEOUT_SECONDS,
+        backoff: float = FAILED_FETCH_BACKOFF_SECONDS,
+        max_keys: int = MAX_CACHED_KEYS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.backoff = backoff
+        self.max_keys = max_keys
+        self.clock = clock
+        self._keys: OrderedDict[str, ec.EllipticCurvePublicKey] = OrderedDict()
+        self._failed: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._fetch_lock = threading.Lock()
+
+    def url_for(self, kid: str) -> str:
+        if not KID_PATTERN.fullmatch(kid):
+            raise AlbAuthError("kid is not a key id")
+        return f"{self.base_url}/{kid}"
+
+    def get(self, kid: str) -> ec.EllipticCurvePublicKey:
+        url = self.url_for(kid)
+        key = self._cached(kid)
+        if key is not None:
+            return key
+        # One fetch at a time: concurrent requests for a new kid wait for the first fetch.
+        with self._fetch_lock:
+            key = self._cached(kid)
+            if key is not None:
+                return key
+            with self._lock:
+                failed_at = self._failed.get(kid)
+            if failed_at is not None and self.clock() - failed_at < self.backoff:
+                raise AlbAuthError("key fetch for this kid failed recently")
+            try:
+                key = self._fetch(url)
+            except AlbAuthError:
+                with self._lock:
+                    self._failed[kid] = self.clock()
+                raise
+            with self._lock:
+                self._failed.pop(kid, None)
+                self._keys[kid] = key
+                while len(self._keys) > self.max_keys:
+                    self._keys.popitem(last=False)
+            return key
+
+    def _cached(self, kid: str) -> ec.EllipticCurvePublicKey | None:
+        with self._lock:
+            key = self._keys.get(kid)
+            if key is not None:
+                self._keys.move_to_end(kid)
+            return key
+
+    def _fetch(self, url: str) -> ec.EllipticCurvePublicKey:
+        request = urllib.request.Request(url, headers={"Accept": "application/x-pem-file, text/plain"})  # noqa: S310 (https or a test's loopback base)
+        try:
+            with _opener.open(request, timeout=self.timeout) as response:
+                if response.status != 200:
+                    raise AlbAuthError(f"key endpoint answered {response.status}")
+                pem = response.read(MAX_KEY_BYTES + 1)
+        except AlbAuthError:
+            raise
+        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, timeouts, resets, bad replies
+            raise AlbAuthError(f"key endpoint unavailable: {type(error).__name__}") from None
+        if len(pem) > MAX_KEY_BYTES:
+            raise AlbAuthError("key too large")
+        try:
+            key = serialization.load_pem_public_key(pem)
+        except (ValueError, TypeError):
+            raise AlbAuthError("key is not a PEM public key") from None
+        if not isinstance(key, ec.EllipticCurvePublicKey) or not isinstance(key.curve, ec.SECP256R1):
+            raise AlbAuthError("key is not a P-256 public key")
+        return key
+
+
+class AlbTokenVerifier:
+    """Checks one ALB's user-claims tokens: signature (ES256), signer, client, issuer, expiry."""
+
+    def __init__(
+        self,
+        *,
+        alb_arn: str,
+        issuer: str,
+        client_id: str,
+        region: str | None = None,
+        key_url_base: str | None = None,
+        fetch_timeout: float = DEFAULT_FETCH_TIMEOUT_SECONDS,
+        leeway_seconds: int = 0,
+        keys: AlbPublicKeys | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        for name, value in (("alb_arn", alb_arn), ("issuer", issuer), ("client_id", client_id)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{name} is required: the verifier refuses to run with a check left unset")
+        arn_region = region_of(alb_arn)
+        if region is not None and region != arn_region:
+            raise ValueError(f"region {region!r} is not the ALB's region {arn_region!r}")
+        self.alb_arn = alb_arn
+        self.issuer = issuer
+        self.client_id = client_id
+        self.region = arn_region
+        self.leeway = leeway_seconds
+        self.clock = clock
+        self.keys = keys or AlbPublicKeys(key_url_base or key_endpoint(arn_region), timeout=fetch_timeout)
+
+    def verify(self, token: str | None) -> dict[str, Any]:
+        """The token's claims, once every check has passed; `AlbAuthError` otherwise."""
+        if not token or not isinstance(token, str):
+            raise AlbAuthError("no token")
+        if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+            raise AlbAuthError("not a compact JWS of acceptable size")
+        try:
+            unverified = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise AlbAuthError("unreadable header") from None
+        # Cheap checks first: a token for another ALB or client never costs a key fetch.
+        self._check_header(unverified)
+        key = self.keys.get(unverified["kid"])
+        try:
+            decoded = jwt.decode_complete(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                options={"verify_aud": False, "verify_iss": False, "verify_exp": True, "verify_nbf": True},
+                leeway=self.leeway,
+            )
+        except jwt.PyJWTError as error:
+            raise AlbAuthError(f"token rejected: {type(error).__name__}") from None
+        header, claims = decoded["header"], decoded["payload"]
+        self._check_header(header)
+        if "iss" in claims and claims["iss"] != self.issuer:
+            raise AlbAuthError("payload issuer mismatch")
+        return claims
+
+    def _check_header(self, header: Mapping[str, Any]) -> None:
+        if header.get("alg") != ALGORITHM:
+            raise AlbAuthError("algorithm not allowed")
+        kid = header.get("kid")
+        if not isinstance(kid, str) or not KID_PATTERN.fullmatch(kid):
+            raise AlbAuthError("kid is not a key id")
+        if header.get("signer") != self.alb_arn:
+            raise AlbAuthError("signed by another load balancer")
+        if header.get("client") != self.client_id:
+            raise AlbAuthError("issued for another client")
+        if header.get("iss") != self.issuer:
+            raise AlbAuthError("issuer mismatch")
+        expires = _seconds(header.get("exp"))
+        if expires is None:
+            raise AlbAuthError("header exp missing")
+        if expires + self.leeway <= self.clock():
+            raise AlbAuthError("expired")
+
+
+def _seconds(value: Any) -> int | None:
+    """A numeric date: a number, or digits as text (defensively: AWS shows both forms)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value == value:  # not NaN
+        return int(value)
+    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value):
+        return int(value)
+    return None
