@@ -4,6 +4,11 @@ ENV ?= dev
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 CDK := node_modules/.bin/cdk
+# actionlint from requirements-dev.txt. Its shellcheck/pyflakes hooks are off so that the result
+# does not depend on what else a machine has installed.
+ACTIONLINT := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
+# Extra `cdk deploy` flags; CI passes --require-approval never (its approval is the GitHub environment).
+CDK_DEPLOY_FLAGS ?=
 
 # Use the project's Node 22 when the system one is older (jsii and the CDK CLI need 22+).
 SYSTEM_NODE_MAJOR := $(shell node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
@@ -14,7 +19,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
-.PHONY: setup synth test lint format diff deploy destroy snapshot-update clean lock
+.PHONY: setup synth test lint format diff deploy destroy snapshot-update clean lock actionlint deploy-access test-deployed
 
 setup:
 	@bash scripts/setup.sh
@@ -23,14 +28,25 @@ synth: setup ## synthesize every stack of ENV (no AWS account needed)
 	$(CDK) synth --quiet --no-notices -c env=$(ENV)
 	@echo "synthesized $(ENV): cdk.out/assembly-jwt-auth-$(ENV)"
 
-test: setup ## lint, format check and the whole test suite
+test: setup ## lint, format check, workflow check and the whole test suite
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(ACTIONLINT)
 	$(PYTHON) -m pytest
 
 lint: setup
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+
+actionlint: setup ## check .github/workflows (also part of `make test`)
+	$(ACTIONLINT)
+
+deploy-access: setup ## once per account: GitHub OIDC provider + deploy role (context `ci`)
+	$(CDK) deploy --no-notices jwt-auth-deploy-access
+
+test-deployed: setup ## the opt-in suite against a real deployment: JWT_AUTH_OUTPUTS=outputs-dev.json
+	@test -n "$$JWT_AUTH_OUTPUTS" || { echo "set JWT_AUTH_OUTPUTS to a stack outputs file (make deploy writes outputs-ENV.json); see docs/operations.md"; exit 2; }
+	$(PYTHON) -m pytest tests/deployed -v
 
 format: setup
 	$(PYTHON) -m ruff check --fix .
@@ -43,7 +59,7 @@ diff: setup
 	$(CDK) diff --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*'
 
 deploy: setup
-	$(CDK) deploy --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*' --outputs-file outputs-$(ENV).json
+	$(CDK) deploy --no-notices $(CDK_DEPLOY_FLAGS) -c env=$(ENV) 'jwt-auth-$(ENV)/*' --outputs-file outputs-$(ENV).json
 
 destroy: setup
 	$(CDK) destroy --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*'
