@@ -1,0 +1,1 @@
+"""A command-line client for the stack, local or deployed (`python -m client`)."""
