@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
-.PHONY: setup synth test lint format diff deploy destroy snapshot-update clean lock actionlint deploy-access test-deployed
+.PHONY: setup synth test lint format diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
 
 setup:
 	@bash scripts/setup.sh
@@ -33,6 +33,14 @@ test: setup ## lint, format check, workflow check and the whole test suite
 	$(PYTHON) -m ruff format --check .
 	$(ACTIONLINT)
 	$(PYTHON) -m pytest
+
+bench: setup ## figures vs their floors in one run (synth, tests, handlers, verifiers, artifacts, local gateway)
+	$(PYTHON) -m bench
+
+.PHONY: web-local
+WEB_PORT ?= 8000
+web-local: setup ## the web app on http://127.0.0.1:$(WEB_PORT)/ behind a local ALB stand-in (generated test key; docs/web.md)
+	$(PYTHON) -m service.devserver --port $(WEB_PORT)
 
 lint: setup
 	$(PYTHON) -m ruff check .

@@ -1,16 +1,79 @@
-"""API stack: HTTP API with the native JWT authorizer, a Lambda authorizer, Lambda backends, items table."""
+"""API stack: HTTP API with the native JWT authorizer, a Lambda authorizer, Lambda backends, items table.
+
+Composes three units — `ItemsTable` (stateful, logical ID guarded), `ApiBackends` (the
+functions and their grants) and `TenantHttpApi` (authorizers, routes, CORS, throttling,
+access logs) — and declares the route table: who may call what, with which scopes.
+"""
 
 from __future__ import annotations
 
 import aws_cdk as cdk
+from aws_cdk import aws_apigatewayv2 as apigw
 from constructs import Construct
 
+import auth_contract
+from stacks.api_backends import ApiBackends
+from stacks.api_http import Auth, RouteSpec, TenantHttpApi
+from stacks.api_table import ItemsTable
 from stacks.config import EnvConfig
 from stacks.identity_stack import IdentityStack
+from stacks.policies import data_removal_policy, log_retention
+
+GET, POST, PUT, DELETE = apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE
 
 
 class ApiStack(cdk.Stack):
     def __init__(self, scope: Construct, id_: str, *, config: EnvConfig, identity: IdentityStack, **kwargs) -> None:
         super().__init__(scope, id_, **kwargs)
         self.config = config
-        cdk.CfnWaitConditionHandle(self, "Placeholder")
+
+        self.items_table = ItemsTable(self, "ItemsTable", config=config).table
+        # Users call through the SPA/CLI client or the ALB (token relay); machines through theirs.
+        audience = [client.user_pool_client_id for client in identity.clients]
+        self.backends = ApiBackends(
+            self,
+            "Backends",
+            config=config,
+            table=self.items_table,
+            issuer=identity.issuer_url,
+            jwks_url=identity.jwks_url,
+            # The tenant routes act for a user: machine tokens carry no tenant.
+            authorizer_client_ids=[client.user_pool_client_id for client in identity.user_clients],
+        )
+
+        def scopes(*names: str) -> tuple[str, ...]:
+            return tuple(config.qualified_scope(name) for name in names)
+
+        b = self.backends
+        self.route_specs = (
+            RouteSpec(GET, "/health", b.me, Auth.NONE),
+            RouteSpec(GET, "/me", b.me, Auth.JWT, scopes(*auth_contract.USER_SCOPES)),
+            RouteSpec(GET, "/items", b.items_read, Auth.JWT, scopes(auth_contract.ITEMS_READ)),
+            RouteSpec(GET, "/items/{id}", b.items_read, Auth.JWT, scopes(auth_contract.ITEMS_READ)),
+            RouteSpec(POST, "/items", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
+            RouteSpec(PUT, "/items/{id}", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
+            RouteSpec(DELETE, "/items/{id}", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
+            RouteSpec(
+                POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.JWT, scopes(*auth_contract.MACHINE_SCOPES)
+            ),
+            RouteSpec(GET, "/tenants/{tenantId}/summary", b.tenant_summary, Auth.TENANT_PATH),
+        )
+        self.http_api = TenantHttpApi(
+            self,
+            "HttpApi",
+            config=config.api,
+            issuer=identity.issuer_url,
+            audience=audience,
+            tenant_authorizer=b.tenant_authorizer,
+            routes=self.route_specs,
+            log_retention=log_retention(config),
+            log_removal_policy=data_removal_policy(config),
+        )
+
+        cdk.CfnOutput(self, "ApiUrl", value=self.api_url, description="Base URL of the HTTP API ($default stage)")
+        cdk.CfnOutput(self, "ItemsTableName", value=self.items_table.table_name, description="DynamoDB items table")
+
+    @property
+    def api_url(self) -> str:
+        """`https://<api id>.execute-api.<region>.amazonaws.com/` (ends with '/')."""
+        return self.http_api.url

@@ -27,7 +27,7 @@ STATEFUL_TYPES = (
 # stack -> {logical id: type}; the same in every environment that has the stack.
 STATEFUL_RESOURCES = {
     "Identity": {"UserPool6BA7E5F2": "AWS::Cognito::UserPool"},
-    "Api": {},
+    "Api": {"ItemsTableB7160AE2": "AWS::DynamoDB::Table"},
     "Web": {},
 }
 

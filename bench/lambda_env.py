@@ -1,0 +1,15 @@
+"""The environment a handler gets in Lambda, as far as the code reads it (no imports: cold-import
+measurements load this before anything else)."""
+
+REGION = "eu-west-1"
+RESOURCE_SERVER = "https://api.jwt-auth.bench"
+
+HANDLER_ENVIRONMENT = {
+    "AWS_REGION": REGION,
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_LAMBDA_FUNCTION_NAME": "bench-function",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+    "TABLE_NAME": "bench-items",
+    "RESOURCE_SERVER_IDENTIFIER": RESOURCE_SERVER,
+    "POWERTOOLS_LOG_LEVEL": "INFO",
+}

@@ -1,0 +1,112 @@
+"""A pytest plugin (`-p bench.pytest_timing`) that measures the suite's synthesis without touching tests/.
+
+Loaded before conftest.py, it puts a timed wrapper under `tests.synth.synthesize` (same per-session
+cache, so the suite behaves as always) and counts every `aws_cdk.App.synth()` by the app's
+configuration (its context beyond cdk.json), also synths made outside tests/synth.py. At the end
+it writes what it saw as JSON to the file named by BENCH_PYTEST_TIMING_OUT.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+import tests.synth as synth_module
+from bench.common import PYTEST_TIMING_OUT_ENV
+from stacks.app_builder import CDK_JSON
+
+_BASE_CONTEXT = json.loads(CDK_JSON.read_text())["context"]
+
+synthesize_seconds: dict[str, float] = {}
+synthesize_calls: Counter[str] = Counter()  # calls of the cached function, hits included
+app_synth_calls: Counter[str] = Counter()  # real App.synth() calls, by configuration
+app_synth_seconds = 0.0
+_app_configuration: dict[int, str] = {}
+
+
+def _configuration(context: Any) -> str:
+    """The app's context beyond cdk.json's, as text (`{"env": "test"}`).
+
+    An app built without the project's context is a test's own app (a construct under test): each
+    test that makes one makes a different app, so it is named by that test.
+    """
+    if isinstance(context, dict) and not set(_BASE_CONTEXT) - set(context):
+        extra = {key: value for key, value in context.items() if _BASE_CONTEXT.get(key, object()) != value}
+        return json.dumps(extra, sort_keys=True, default=str)
+    test = os.environ.get("PYTEST_CURRENT_TEST", "outside a test").rsplit(" ", 1)[0]
+    return f"own app of {test}"
+
+
+_uncached = synth_module.synthesize.__wrapped__
+
+
+def _timed_synthesize(env: str):
+    start = time.perf_counter()
+    try:
+        return _uncached(env)
+    finally:
+        synthesize_seconds[env] = synthesize_seconds.get(env, 0.0) + time.perf_counter() - start
+
+
+_cached = functools.cache(_timed_synthesize)
+
+
+@functools.wraps(_uncached)
+def synthesize(env: str):
+    synthesize_calls[env] += 1
+    return _cached(env)
+
+
+synthesize.cache_clear = _cached.cache_clear  # type: ignore[attr-defined]
+synthesize.__wrapped__ = _timed_synthesize  # type: ignore[attr-defined]
+synth_module.synthesize = synthesize
+
+_original_init = cdk.App.__init__
+_original_synth = cdk.App.synth
+
+
+def _init(self, *args, **kwargs):
+    _original_init(self, *args, **kwargs)
+    _app_configuration[id(self)] = _configuration(kwargs.get("context"))
+
+
+def _synth(self, *args, **kwargs):
+    global app_synth_seconds
+    app_synth_calls[_app_configuration.get(id(self)) or _configuration(None)] += 1
+    start = time.perf_counter()
+    try:
+        return _original_synth(self, *args, **kwargs)
+    finally:
+        app_synth_seconds += time.perf_counter() - start
+
+
+cdk.App.__init__ = _init
+cdk.App.synth = _synth
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    out = os.environ.get(PYTEST_TIMING_OUT_ENV)
+    if not out:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    outcomes = {key: len(value) for key, value in (reporter.stats.items() if reporter else ()) if key}
+    Path(out).write_text(
+        json.dumps(
+            {
+                "exitstatus": int(exitstatus),
+                "outcomes": outcomes,
+                "synthesize_seconds": synthesize_seconds,
+                "synthesize_calls": dict(synthesize_calls),
+                "app_synth_calls": dict(app_synth_calls),
+                "app_synth_seconds": app_synth_seconds,
+            },
+            indent=2,
+        )
+    )

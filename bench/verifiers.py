@@ -1,0 +1,55 @@
+"""Row 4: verifications per second of the Lambda authorizer (RS256, warm JWKS cache) and of the ALB
+header verifier (ES256, warm key cache), each against raw `cryptography` verifying the same signature."""
+
+from __future__ import annotations
+
+from bench.common import Measurement, error, module_missing, run_worker, unavailable, verdict
+
+TARGET_RATIO = 0.7
+WORKER = "bench.verifier_worker"
+TARGET = f">= {TARGET_RATIO}x raw"
+
+
+def _row(item: str, rate: float, raw: float, note: str, details: dict) -> Measurement:
+    ratio = rate / raw
+    return Measurement(
+        row="verifiers",
+        item=item,
+        value=round(rate),
+        unit="verif/s",
+        floor=round(raw),
+        ratio=round(ratio, 2),
+        target=TARGET,
+        status=verdict(ratio >= TARGET_RATIO),
+        note=note,
+        details=details,
+    )
+
+
+def run() -> list[Measurement]:
+    rows: list[Measurement] = []
+    missing = module_missing("lambdas/tenant_authorizer/handler.py", "lambdas/tenant_authorizer/verifier.py")
+    if missing:
+        rows.append(unavailable("verifiers", "Lambda authorizer RS256", missing, TARGET))
+    else:
+        try:
+            result = run_worker(WORKER, "authorizer")
+            rates = result["rates"]
+            note = "floor: RSA PKCS1v15 SHA-256 verify of the same signature"
+            rows.append(_row("Lambda authorizer RS256: verify()", rates["verify"], rates["raw"], note, result))
+            whole = f"whole authorize(event): header, verify, tenant rule, log line; still allowed: {result['still_allowed']}"
+            rows.append(_row("Lambda authorizer RS256: authorize(event)", rates["authorize"], rates["raw"], whole, {}))
+        except Exception as failure:  # noqa: BLE001 (a broken verifier is a row, not a crash)
+            rows.append(error("verifiers", "Lambda authorizer RS256", str(failure)))
+    missing = module_missing("service/alb_auth.py")
+    if missing:
+        rows.append(unavailable("verifiers", "ALB header verifier ES256", missing, TARGET))
+    else:
+        try:
+            result = run_worker(WORKER, "alb")
+            rates = result["rates"]
+            note = "floor: ECDSA P-256 SHA-256 verify of the same signature (DER)"
+            rows.append(_row("ALB header verifier ES256: verify()", rates["verify"], rates["raw"], note, result))
+        except Exception as failure:  # noqa: BLE001
+            rows.append(error("verifiers", "ALB header verifier ES256", str(failure)))
+    return rows

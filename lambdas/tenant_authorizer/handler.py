@@ -1,0 +1,112 @@
+"""Lambda authorizer (HTTP API, payload 2.0, simple responses) for the `/tenants/{tenantId}/...` routes.
+
+Allows a request when its bearer token is a valid access token of an allowed client (see
+verifier.py), carries the items.read scope and a tenant, and `{tenantId}` in the path equals
+that tenant, unless the caller has the admin role. Any other outcome, including every error,
+is `{"isAuthorized": false}` (API Gateway answers 403): this function never raises.
+
+The context it returns is what the backend's claims module reads: `tenant`, `roles` and `scopes`
+(space-separated), `sub`, `client_id`, `username`, `token_use`. API Gateway caches the answer
+per identity source (the Authorization header and `$context.path`), so an allow for one
+tenant's path is never reused for another's.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+
+import auth_contract
+from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, parse_list, short_scope
+from tenant_authorizer.jwks import JwksCache
+from tenant_authorizer.verifier import AccessTokenVerifier, ConfigurationError, TokenError, VerifierSettings
+
+logger = Logger()
+
+DENY: dict[str, Any] = {"isAuthorized": False}
+TENANT_PATH_PARAMETER = "tenantId"
+REQUIRED_SCOPE = auth_contract.ITEMS_READ
+
+
+class Refused(Exception):
+    """The request is not authorized; the message is a reason for the logs."""
+
+
+EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError)
+
+
+@functools.cache
+def verifier() -> AccessTokenVerifier:
+    """Built once per execution environment, so the JWKS cache lives across invocations."""
+    settings = VerifierSettings.from_env()
+    return AccessTokenVerifier(settings, JwksCache(settings.jwks_url))
+
+
+def bearer_token(event: dict[str, Any]) -> str:
+    headers = event.get("headers") or {}
+    value = headers.get("authorization") if isinstance(headers, dict) else None
+    if not isinstance(value, str):
+        raise Refused("no authorization header")
+    scheme, _, token = value.strip().partition(" ")
+    if token and scheme.lower() == "bearer":
+        return token.strip()
+    if not token:
+        return scheme  # a bare token, as the JWT authorizer also accepts
+    raise Refused("not a bearer token")
+
+
+def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str | None) -> dict[str, Any]:
+    """The simple response for verified `claims` on this request's path."""
+    tenant = claims.get(auth_contract.TENANT_CLAIM)
+    if not is_tenant_id(tenant):
+        raise Refused("token has no usable tenant")
+    roles = [role for role in parse_list(claims.get(auth_contract.ROLES_CLAIM), "roles") if role in auth_contract.ROLES]
+    scopes = parse_list(claims.get("scope"), "scope")
+    if REQUIRED_SCOPE not in {short_scope(scope, resource_server) for scope in scopes}:
+        raise Refused("token lacks the required scope")
+    path_tenant = (event.get("pathParameters") or {}).get(TENANT_PATH_PARAMETER)
+    if not is_tenant_id(path_tenant):
+        raise Refused("no usable tenant in the path")
+    if path_tenant != tenant and auth_contract.ADMIN not in roles:
+        raise Refused("tenant in path is not the token's tenant")
+    username = claims.get("username")
+    return {
+        "isAuthorized": True,
+        "context": {
+            "tenant": tenant,
+            "roles": " ".join(roles),
+            "scopes": " ".join(scopes),
+            "sub": claims["sub"],
+            "client_id": claims["client_id"],
+            "username": username if isinstance(username, str) else "",
+            "token_use": claims["token_use"],
+        },
+    }
+
+
+def authorize(event: Any) -> dict[str, Any]:
+    """The authorizer's answer for `event`; never raises."""
+    try:
+        if not isinstance(event, dict):
+            raise Refused("event is not an object")
+        claims = verifier().verify(bearer_token(event))
+        response = decide(event, claims, os.environ.get(RESOURCE_SERVER_ENV) or None)
+    except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
+        # Reasons of our own making never contain the token or a claim value.
+        reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
+        if isinstance(error, ConfigurationError):
+            logger.error("denied: the authorizer is misconfigured", extra={"reason": reason})
+        else:
+            logger.info("denied", extra={"reason": reason})
+        return DENY
+    logger.info("allowed", extra={"tenant": response["context"]["tenant"], "sub": response["context"]["sub"]})
+    return response
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize(event)

@@ -1,0 +1,32 @@
+"""POST /tenants/{tenantId}/events: machine clients (client-credentials tokens, events.write) record events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.logging import correlation_paths
+
+from shared.api import create_app, current_identity, json_response
+from shared.items_table import items_table
+from shared.validation import read_json_object
+from tenant_events import logic
+
+logger = Logger()
+app = create_app(logger)
+
+
+@app.post("/tenants/<tenant_id>/events")
+def post_event(tenant_id: str) -> Response:
+    identity = current_identity(app)
+    logic.require_machine(identity)
+    logic.require_tenant(tenant_id)
+    event = logic.record_event(identity, items_table(), tenant_id, read_json_object(app.current_event.raw_event))
+    logger.info("event recorded", extra={"event_id": event["id"], "tenant": tenant_id, "client_id": event["client_id"]})
+    return json_response(202, event)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)

@@ -1,0 +1,513 @@
+"""tenant_authorizer: real RS256 tokens signed with a key generated here, its JWKS served on 127.0.0.1.
+
+Specification: allow only a valid access token of an allowed client, carrying items.read and a
+tenant equal to the path's `{tenantId}` (unless the caller is admin); deny everything else with
+`{"isAuthorized": false}`, never an exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tenant_authorizer import handler
+from tenant_authorizer.jwks import JwksCache, JwksError, check_jwks_url, signing_keys
+from tenant_authorizer.verifier import MAX_TOKEN_LENGTH
+
+import auth_contract
+from tests.api_events import (
+    ALB_CLIENT_ID,
+    ISSUER,
+    MACHINE_CLIENT_ID,
+    RESOURCE_SERVER,
+    SPA_CLIENT_ID,
+    LambdaContext,
+    authorizer_request,
+    qualified,
+)
+
+DENY = {"isAuthorized": False}
+
+
+class Signer:
+    """An RSA key pair with a kid, like one of the user pool's signing keys."""
+
+    def __init__(self, kid: str) -> None:
+        self.kid = kid
+        self.private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwk(self) -> dict[str, Any]:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.private_key.public_key()))
+        return {**public, "kid": self.kid, "alg": "RS256", "use": "sig"}
+
+    def public_pem(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def sign(self, claims: dict[str, Any], *, kid: str | None = None) -> str:
+        return jwt.encode(claims, self.private_key, algorithm="RS256", headers={"kid": kid or self.kid})
+
+
+class JwksServer:
+    """Serves a JWKS document on 127.0.0.1 and counts the fetches."""
+
+    def __init__(self) -> None:
+        self.document: dict[str, Any] = {"keys": []}
+        self.fetches = 0
+        self.delay = 0.0
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches += 1
+                if server.delay:
+                    time.sleep(server.delay)
+                body = json.dumps(server.document).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/.well-known/jwks.json"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def signer() -> Signer:
+    return Signer("test-key-1")
+
+
+@pytest.fixture(scope="module")
+def other_signer() -> Signer:
+    return Signer("test-key-2")
+
+
+@pytest.fixture(scope="module")
+def jwks_server() -> Iterator[JwksServer]:
+    server = JwksServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def jwks(jwks_server: JwksServer, signer: Signer, monkeypatch) -> JwksServer:
+    """A fresh authorizer (empty key cache) reading the JWKS from the local server."""
+    jwks_server.document = {"keys": [signer.jwk()]}
+    jwks_server.fetches = 0
+    jwks_server.delay = 0.0
+    monkeypatch.setenv("ISSUER", ISSUER)
+    monkeypatch.setenv("JWKS_URL", jwks_server.url)
+    monkeypatch.setenv("ALLOWED_CLIENT_IDS", f"{SPA_CLIENT_ID},{ALB_CLIENT_ID}")
+    monkeypatch.setenv("RESOURCE_SERVER_IDENTIFIER", RESOURCE_SERVER)
+    handler.verifier.cache_clear()
+    yield jwks_server
+    handler.verifier.cache_clear()
+
+
+def access_token_claims(
+    *,
+    tenant: str | None = "acme",
+    roles: tuple[str, ...] = (auth_contract.VIEWER,),
+    client_id: str = SPA_CLIENT_ID,
+    scopes: tuple[str, ...] | None = None,
+    issued: int | None = None,
+    lifetime: int = 900,
+) -> dict[str, Any]:
+    """An access token's claims as Cognito (with the pre-token trigger) issues them: real JSON types."""
+    now = int(time.time()) if issued is None else issued
+    granted = auth_contract.scopes_for_roles(roles) if scopes is None else scopes
+    claims: dict[str, Any] = {
+        "sub": "3f0c2a9e-0000-4000-8000-000000000001",
+        "cognito:groups": list(roles),
+        "iss": ISSUER,
+        "version": 2,
+        "client_id": client_id,
+        "origin_jti": str(uuid.uuid4()),
+        "event_id": str(uuid.uuid4()),
+        "token_use": "access",
+        "scope": " ".join(["openid", *qualified(*granted)]),
+        "auth_time": now,
+        "exp": now + lifetime,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        "username": "victor",
+        auth_contract.ROLES_CLAIM: list(roles),
+    }
+    if tenant is not None:
+        claims[auth_contract.TENANT_CLAIM] = tenant
+    return claims
+
+
+def authorize(token: str | None, tenant: str = "acme", *, bearer: bool = True) -> dict[str, Any]:
+    authorization = None if token is None else (f"Bearer {token}" if bearer else token)
+    event = authorizer_request(f"/tenants/{tenant}/summary", tenant, authorization)
+    return handler.lambda_handler(event, LambdaContext())
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+# --------------------------------------------------------------------------- allow
+
+
+def test_member_of_the_tenant_in_the_path_is_allowed_with_context(jwks, signer):
+    response = authorize(signer.sign(access_token_claims()))
+    assert response == {
+        "isAuthorized": True,
+        "context": {
+            "tenant": "acme",
+            "roles": "viewer",
+            "scopes": f"openid {RESOURCE_SERVER}/items.read",
+            "sub": "3f0c2a9e-0000-4000-8000-000000000001",
+            "client_id": SPA_CLIENT_ID,
+            "username": "victor",
+            "token_use": "access",
+        },
+    }
+
+
+def test_admin_may_use_another_tenants_path(jwks, signer):
+    token = signer.sign(access_token_claims(roles=(auth_contract.ADMIN,)))
+    assert authorize(token, tenant="globex")["isAuthorized"] is True
+
+
+def test_token_without_bearer_prefix_is_accepted(jwks, signer):
+    assert authorize(signer.sign(access_token_claims()), bearer=False)["isAuthorized"] is True
+
+
+def test_alb_client_is_allowed(jwks, signer):
+    assert authorize(signer.sign(access_token_claims(client_id=ALB_CLIENT_ID)))["isAuthorized"] is True
+
+
+# --------------------------------------------------------------------------- tenant-in-path rule
+
+
+@pytest.mark.parametrize("role", [auth_contract.VIEWER, auth_contract.EDITOR])
+def test_non_admin_is_denied_another_tenants_path(jwks, signer, role):
+    token = signer.sign(access_token_claims(roles=(role,)))
+    assert authorize(token, tenant="globex") == DENY
+
+
+def test_admin_role_claim_is_what_counts_not_the_admin_scope(jwks, signer):
+    token = signer.sign(access_token_claims(roles=(auth_contract.EDITOR,), scopes=auth_contract.ROLE_SCOPES["admin"]))
+    assert authorize(token, tenant="globex") == DENY
+
+
+def test_token_without_tenant_is_denied(jwks, signer):
+    assert authorize(signer.sign(access_token_claims(tenant=None))) == DENY
+
+
+def test_malformed_path_tenant_is_denied(jwks, signer):
+    token = signer.sign(access_token_claims(roles=(auth_contract.ADMIN,)))
+    event = authorizer_request("/tenants/x/summary", "a b", f"Bearer {token}")
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+    del event["pathParameters"]
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+
+
+def test_token_without_items_read_is_denied(jwks, signer):
+    assert authorize(signer.sign(access_token_claims(scopes=()))) == DENY
+
+
+# --------------------------------------------------------------------------- token checks
+
+
+def test_expired_token_is_denied(jwks, signer):
+    token = signer.sign(access_token_claims(issued=int(time.time()) - 3600, lifetime=900))
+    assert authorize(token) == DENY
+
+
+def test_token_issued_in_the_future_is_denied(jwks, signer):
+    assert authorize(signer.sign(access_token_claims(issued=int(time.time()) + 600))) == DENY
+
+
+@pytest.mark.parametrize("claim", ["exp", "iat", "iss", "sub", "token_use", "client_id"])
+def test_token_missing_a_required_claim_is_denied(jwks, signer, claim):
+    claims = access_token_claims()
+    del claims[claim]
+    assert authorize(signer.sign(claims)) == DENY
+
+
+def test_wrong_issuer_is_denied(jwks, signer):
+    claims = {**access_token_claims(), "iss": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_OtherPool"}
+    assert authorize(signer.sign(claims)) == DENY
+
+
+def test_client_not_in_the_allowed_list_is_denied(jwks, signer):
+    assert authorize(signer.sign(access_token_claims(client_id=MACHINE_CLIENT_ID))) == DENY
+
+
+def test_id_token_instead_of_access_token_is_denied(jwks, signer):
+    claims = access_token_claims()
+    claims.update({"token_use": "id", "aud": SPA_CLIENT_ID})
+    del claims["client_id"]
+    assert authorize(signer.sign(claims)) == DENY
+    # Even with a client_id claim added, an ID token is not an access token.
+    claims["client_id"] = SPA_CLIENT_ID
+    assert authorize(signer.sign(claims)) == DENY
+
+
+def test_unknown_kid_is_denied(jwks, signer, other_signer):
+    assert authorize(other_signer.sign(access_token_claims())) == DENY
+
+
+def test_key_of_another_signer_under_a_known_kid_is_denied(jwks, signer, other_signer):
+    assert authorize(other_signer.sign(access_token_claims(), kid=signer.kid)) == DENY
+
+
+def test_tampered_payload_is_denied(jwks, signer):
+    header, _, signature = signer.sign(access_token_claims()).split(".")
+    forged = b64url(json.dumps(access_token_claims(roles=(auth_contract.ADMIN,))).encode())
+    assert authorize(f"{header}.{forged}.{signature}", tenant="globex") == DENY
+
+
+def test_tampered_signature_is_denied(jwks, signer):
+    header, payload, signature = signer.sign(access_token_claims()).split(".")
+    flipped = ("A" if signature[10] != "A" else "B").join((signature[:10], signature[11:]))
+    assert authorize(f"{header}.{payload}.{flipped}") == DENY
+
+
+def test_alg_none_is_denied(jwks, signer):
+    header = b64url(json.dumps({"alg": "none", "kid": signer.kid}).encode())
+    payload = b64url(json.dumps(access_token_claims()).encode())
+    assert authorize(f"{header}.{payload}.") == DENY
+
+
+def test_hs256_signed_with_the_public_key_is_denied(jwks, signer):
+    header = b64url(json.dumps({"alg": "HS256", "kid": signer.kid, "typ": "JWT"}).encode())
+    payload = b64url(json.dumps(access_token_claims()).encode())
+    mac = hmac.new(signer.public_pem(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    assert authorize(f"{header}.{payload}.{b64url(mac)}") == DENY
+
+
+def test_rs256_header_with_a_symmetric_looking_key_never_reaches_hmac(jwks, signer):
+    """The verifier pins RS256 and takes keys only from the JWKS: the header cannot choose either."""
+    header = b64url(json.dumps({"alg": "RS256", "kid": signer.kid, "jwk": {"kty": "oct", "k": "c2VjcmV0"}}).encode())
+    payload = b64url(json.dumps(access_token_claims()).encode())
+    assert authorize(f"{header}.{payload}.{b64url(b'x' * 256)}") == DENY
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        None,
+        "",
+        "Bearer",
+        "Bearer ",
+        "Basic dXNlcjpwYXNz",
+        "Bearer a.b",
+        "Bearer a.b.c.d",
+        "Bearer \u00e9.\u00e9.\u00e9",
+    ],
+)
+def test_missing_or_malformed_authorization_is_denied(jwks, authorization):
+    event = authorizer_request("/tenants/acme/summary", "acme", authorization)
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+
+
+def test_oversized_token_is_denied_without_fetching_keys(jwks, signer):
+    claims = {**access_token_claims(), "padding": "x" * MAX_TOKEN_LENGTH}
+    assert authorize(signer.sign(claims)) == DENY
+    assert jwks.fetches == 0
+
+
+@pytest.mark.parametrize("event", [None, "string", [], {"headers": "nope"}, {"headers": {"authorization": 42}}])
+def test_malformed_events_are_denied_not_raised(jwks, event):
+    assert handler.authorize(event) == DENY
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(authorization=st.text(max_size=300), tenant=st.text(max_size=70))
+def test_arbitrary_input_is_always_a_denial_never_an_exception(jwks, authorization, tenant):
+    event = authorizer_request("/tenants/t/summary", tenant, authorization)
+    assert handler.authorize(event) == DENY
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    claims=st.dictionaries(
+        st.sampled_from(["sub", "tenant_id", "roles", "scope", "username", "token_use", "client_id"]),
+        st.none() | st.integers() | st.text(max_size=20) | st.lists(st.text(max_size=8), max_size=3),
+    )
+)
+def test_validly_signed_tokens_with_arbitrary_claim_values_never_raise(jwks, signer, claims):
+    token = signer.sign({**access_token_claims(), **claims})
+    response = authorize(token)
+    assert response == DENY or response["isAuthorized"] is True
+
+
+def test_denial_logs_give_a_reason_but_never_the_token(jwks, signer, caplog):
+    token = signer.sign(access_token_claims(tenant="globex"))
+    with caplog.at_level("INFO"):
+        assert authorize(token) == DENY
+    (denial,) = [record for record in caplog.records if record.getMessage() == "denied"]
+    assert denial.reason == "Refused: tenant in path is not the token's tenant"
+    logged = " ".join(str(value) for record in caplog.records for value in vars(record).values())
+    assert token.split(".")[1] not in logged and token.split(".")[2] not in logged
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+@pytest.mark.parametrize("missing", ["ISSUER", "ALLOWED_CLIENT_IDS"])
+def test_missing_configuration_denies_everything(jwks, signer, monkeypatch, missing):
+    monkeypatch.delenv(missing)
+    handler.verifier.cache_clear()
+    assert authorize(signer.sign(access_token_claims())) == DENY
+
+
+def test_jwks_url_defaults_to_the_issuers_well_known_url(monkeypatch):
+    monkeypatch.setenv("ISSUER", ISSUER)
+    monkeypatch.setenv("ALLOWED_CLIENT_IDS", SPA_CLIENT_ID)
+    monkeypatch.delenv("JWKS_URL", raising=False)
+    handler.verifier.cache_clear()
+    try:
+        assert handler.verifier().jwks.url == f"{ISSUER}/.well-known/jwks.json"
+    finally:
+        handler.verifier.cache_clear()
+
+
+@pytest.mark.parametrize("url", ["http://example.com/jwks.json", "file:///etc/passwd", "ftp://127.0.0.1/x", "https://"])
+def test_jwks_url_must_be_https_or_loopback(url):
+    with pytest.raises(ValueError):
+        check_jwks_url(url)
+
+
+# --------------------------------------------------------------------------- JWKS cache
+
+
+def test_keys_are_cached_across_invocations(jwks, signer):
+    for _ in range(5):
+        assert authorize(signer.sign(access_token_claims()))["isAuthorized"] is True
+    assert jwks.fetches == 1
+
+
+def test_unknown_kids_refetch_at_most_once_per_window(jwks, signer, other_signer):
+    assert authorize(signer.sign(access_token_claims()))["isAuthorized"] is True
+    for index in range(5):
+        assert authorize(other_signer.sign(access_token_claims(), kid=f"made-up-{index}")) == DENY
+    assert jwks.fetches == 1  # the first fetch was less than a window ago: no refetch at all
+
+
+def test_new_key_is_picked_up_after_the_window():
+    clock = FakeClock()
+    first, second = Signer("k1"), Signer("k2")
+    documents = [{"keys": [first.jwk()]}, {"keys": [first.jwk(), second.jwk()]}]
+    fetches: list[str] = []
+
+    def fetch(url: str, timeout: float) -> dict:
+        fetches.append(url)
+        return documents[min(len(fetches), len(documents)) - 1]
+
+    cache = JwksCache("https://issuer.example/.well-known/jwks.json", refetch_interval=10, fetch=fetch, clock=clock)
+    assert cache.key("k1").key_id == "k1"
+    with pytest.raises(JwksError):
+        cache.key("k2")  # unknown, and the last fetch is too recent
+    clock.now += 11
+    assert cache.key("k2").key_id == "k2"
+    with pytest.raises(JwksError):
+        cache.key("k3")
+    assert len(fetches) == 2
+
+
+def test_keys_are_refreshed_when_old():
+    clock = FakeClock()
+    signer = Signer("k1")
+    fetches: list[str] = []
+
+    def fetch(url: str, timeout: float) -> dict:
+        fetches.append(url)
+        return {"keys": [signer.jwk()]}
+
+    cache = JwksCache("https://issuer.example/jwks", max_age=3600, fetch=fetch, clock=clock)
+    cache.key("k1")
+    clock.now += 3599
+    cache.key("k1")
+    clock.now += 2
+    cache.key("k1")
+    assert len(fetches) == 2
+
+
+def test_failed_refetch_keeps_known_keys():
+    clock = FakeClock()
+    signer = Signer("k1")
+    calls = {"n": 0}
+
+    def fetch(url: str, timeout: float) -> dict:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise OSError("unreachable")
+        return {"keys": [signer.jwk()]}
+
+    cache = JwksCache("https://issuer.example/jwks", max_age=60, fetch=fetch, clock=clock)
+    cache.key("k1")
+    clock.now += 120
+    assert cache.key("k1").key_id == "k1"
+
+
+def test_jwks_fetch_is_bounded_by_its_timeout(jwks_server):
+    jwks_server.delay = 2.0
+    try:
+        cache = JwksCache(jwks_server.url, timeout=0.3)
+        started = time.monotonic()
+        with pytest.raises(JwksError):
+            cache.key("test-key-1")
+        assert time.monotonic() - started < 1.5
+    finally:
+        jwks_server.delay = 0.0
+
+
+def test_unreachable_jwks_denies(jwks, signer, monkeypatch):
+    monkeypatch.setenv("JWKS_URL", "http://127.0.0.1:9/.well-known/jwks.json")
+    handler.verifier.cache_clear()
+    assert authorize(signer.sign(access_token_claims())) == DENY
+
+
+def test_only_rs256_signing_keys_are_kept(signer):
+    rsa_jwk = signer.jwk()
+    document = {
+        "keys": [
+            rsa_jwk,
+            {**rsa_jwk, "kid": "enc", "use": "enc"},
+            {**rsa_jwk, "kid": "rs512", "alg": "RS512"},
+            {"kty": "oct", "kid": "hmac", "k": "c2VjcmV0"},
+            {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
+            {**rsa_jwk, "kid": "broken", "n": "!!"},
+            "not a key",
+        ]
+    }
+    assert set(signing_keys(document)) == {signer.kid}
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now

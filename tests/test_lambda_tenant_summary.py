@@ -1,0 +1,80 @@
+"""GET /tenants/{tenantId}/summary behind the Lambda authorizer: the context it returns is the identity."""
+
+from __future__ import annotations
+
+import pytest
+from tenant_summary import handler
+
+import auth_contract
+from tests.api_events import (
+    SPA_CLIENT_ID,
+    LambdaContext,
+    http_event,
+    lambda_authorizer,
+    mocked_items_table,
+    qualified,
+    response_json,
+)
+
+ROUTE = "/tenants/{tenantId}/summary"
+
+
+@pytest.fixture
+def table(monkeypatch):
+    records = {
+        "acme": ["itm_" + "1" * 32, "itm_" + "2" * 32, "evt_20260101T000000000000Z_0123456789ab"],
+        "globex": ["itm_" + "3" * 32],
+    }
+    for table in mocked_items_table(monkeypatch):
+        for tenant, ids in records.items():
+            for record_id in ids:
+                table.put_item(Item={"tenant": tenant, "id": record_id})
+        yield table
+
+
+def context(tenant: str = "acme", roles: str = "viewer", scopes: tuple[str, ...] = (auth_contract.ITEMS_READ,)) -> dict:
+    """What tenant_authorizer returns as its simple response's context."""
+    return {
+        "tenant": tenant,
+        "roles": roles,
+        "scopes": " ".join(qualified(*scopes)),
+        "sub": "3f0c2a9e-0000-4000-8000-000000000001",
+        "client_id": SPA_CLIENT_ID,
+        "username": "victor",
+        "token_use": "access",
+    }
+
+
+def get(tenant: str, authorizer_context: dict | None) -> dict:
+    event = http_event(
+        "GET",
+        ROUTE,
+        f"/tenants/{tenant}/summary",
+        authorizer=lambda_authorizer(authorizer_context) if authorizer_context is not None else None,
+        path_parameters={"tenantId": tenant},
+    )
+    return handler.lambda_handler(event, LambdaContext())
+
+
+def test_member_gets_their_tenants_counts(table):
+    response = get("acme", context())
+    assert response["statusCode"] == 200
+    assert response_json(response) == {"tenant": "acme", "items": 2, "events": 1}
+
+
+def test_member_of_another_tenant_is_forbidden(table):
+    assert get("acme", context(tenant="globex"))["statusCode"] == 403
+
+
+def test_admin_may_read_another_tenants_summary(table):
+    response = get("globex", context(tenant="acme", roles="admin"))
+    assert response["statusCode"] == 200
+    assert response_json(response) == {"tenant": "globex", "items": 1, "events": 0}
+
+
+def test_without_items_read_scope_is_forbidden(table):
+    assert get("acme", context(scopes=()))["statusCode"] == 403
+
+
+def test_missing_authorizer_context_is_401(table):
+    assert get("acme", None)["statusCode"] == 401
