@@ -384,7 +384,7 @@ class Gateway:
         return response
 
     def _handle(self, request: GatewayRequest) -> GatewayResponse:
-        path = request.path
+        path = request.raw_path  # routes match the path as sent; parameters are decoded after
         if self.api.stage_name != "$default":
             prefix = f"/{self.api.stage_name}"
             if path != prefix and not path.startswith(prefix + "/"):

@@ -82,8 +82,8 @@ def token_from_identity(value: str | None) -> str:
     if not value:
         raise TokenRejected("no token")
     value = value.strip()
-    if value[:7].lower() == "bearer ":
-        value = value[7:].strip()
+    if value[:7].lower() == "bearer " or value.lower() == "bearer":
+        value = value[6:].strip()
     if not value:
         raise TokenRejected("no token")
     return value

@@ -16,6 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from local.intrinsics import Resolver, StackValues
+from local.lambdas import LambdaRuntime, function_from_template
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +45,26 @@ def register_functions(resolver: Resolver, stack: StackValues) -> dict[str, tupl
         resolver.register(stack.stack_name, logical_id, name, Arn=arn)
         functions[logical_id] = (name, arn)
     return functions
+
+
+def add_python_functions(runtime: LambdaRuntime, resolver: Resolver, stack: StackValues) -> None:
+    """The stack's Python functions, with their environment variables resolved, ready to invoke."""
+    for logical_id, resource in stack.resources_of_type("AWS::Lambda::Function").items():
+        props = resource.get("Properties") or {}
+        if not str(props.get("Runtime", "")).startswith("python") or "Handler" not in props:
+            continue
+        name = resolver.resource(stack.stack_name, logical_id).ref
+        variables = resolver.resolve(stack.stack_name, (props.get("Environment") or {}).get("Variables") or {})
+        runtime.register(
+            function_from_template(
+                logical_id,
+                stack.stack_name,
+                props,
+                name=name,
+                arn=resolver.function_arn(name),
+                environment={key: str(value) for key, value in variables.items()},
+            )
+        )
 
 
 def provision_identity(cognito: Any, resolver: Resolver, stack: StackValues, issuer_base_url: str) -> list[str]:

@@ -16,8 +16,8 @@ from local.httpserver import LocalServer
 from local.intrinsics import Resolver, StackValues
 from local.issuer import Issuer, issuer_server
 from local.jwt_authorizer import JwksCache
-from local.lambdas import LambdaRuntime, LocalFunction, function_from_template
-from local.provision import provision_identity, provision_tables, register_functions
+from local.lambdas import LambdaRuntime, LocalFunction
+from local.provision import add_python_functions, provision_identity, provision_tables, register_functions
 from local.seed import DemoClient, DemoUser, machine_clients, seed_users
 from local.templates import Assembly
 from local.tokens import Clock
@@ -112,7 +112,8 @@ class LocalStack:
         for values in self.stacks.values():
             self.user_pool_ids += provision_identity(self.cognito, self.resolver, values, self.issuer.base_url)
             provision_tables(self.dynamodb, self.resolver, values)
-        self._register_runtime_functions()
+        for values in self.stacks.values():
+            add_python_functions(self.runtime, self.resolver, values)
 
         jwks = JwksCache(self.clock)
         first = True
@@ -143,27 +144,6 @@ class LocalStack:
                 self.machine_clients += machine_clients(self.cognito, pool_id)
         for server in self._servers:
             server.start(name=f"local-{server.server_address[1]}")
-
-    def _register_runtime_functions(self) -> None:
-        for values in self.stacks.values():
-            for logical_id, resource in values.resources_of_type("AWS::Lambda::Function").items():
-                props = resource.get("Properties") or {}
-                if not str(props.get("Runtime", "")).startswith("python") or "Handler" not in props:
-                    continue
-                name = self.resolver.resource(values.stack_name, logical_id).ref
-                environment = self.resolver.resolve(
-                    values.stack_name, (props.get("Environment") or {}).get("Variables") or {}
-                )
-                self.runtime.register(
-                    function_from_template(
-                        logical_id,
-                        values.stack_name,
-                        props,
-                        name=name,
-                        arn=self.resolver.function_arn(name),
-                        environment={key: str(value) for key, value in environment.items()},
-                    )
-                )
 
     def _load_functions(self) -> None:
         """Imports every function something here invokes (as Lambda's init phase would), so errors show now."""

@@ -61,7 +61,10 @@ class Assembly:
 
 
 def from_stage(env: str, stage: Any, templates: dict[str, dict[str, Any]]) -> Assembly:
-    """An assembly from an `AuthStage` and its templates by construct id (what tests/synth.py holds)."""
+    """An assembly from an `AuthStage` and its templates by construct id (what tests/synth.py holds).
+
+    Stacks missing from `templates` are left out.
+    """
     return Assembly(
         env=env,
         region=stage.config.region,
@@ -71,6 +74,7 @@ def from_stage(env: str, stage: Any, templates: dict[str, dict[str, Any]]) -> As
                 construct_id=stack.node.id, stack_name=stack.stack_name, template=templates[stack.node.id]
             )
             for stack in stage.stacks
+            if stack.node.id in templates
         },
     )
 

@@ -1,0 +1,331 @@
+"""`python -m client`: sign in, look at your tokens and call the API, against `make local` or a deployed stack."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import jwt
+
+import auth_contract
+from client.auth import (
+    HTTP_TIMEOUT_SECONDS,
+    AuthError,
+    CognitoAuth,
+    Tokens,
+    client_credentials,
+    login_hosted_ui,
+)
+from client.cache import TokenCache
+from client.endpoints import Endpoints, EndpointsError, load_endpoints
+
+CLIENT_ID_ENV = "JWT_AUTH_CLIENT_ID"
+CLIENT_SECRET_ENV = "JWT_AUTH_CLIENT_SECRET"  # noqa: S105 - the name of a variable, not a secret
+DEFAULT_REDIRECT_URI = "http://localhost:8765/callback"
+REFRESH_MARGIN_SECONDS = 30
+EXIT_OK, EXIT_HTTP_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class CliError(Exception):
+    """Something the person must fix; printed without a traceback."""
+
+
+def claims_of(token: str) -> dict[str, Any]:
+    """The token's claims, unverified: for display only (the API verifies)."""
+    try:
+        return jwt.decode(token, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return {}
+
+
+def expires_at(token: str, fallback_seconds: int) -> int:
+    return int(claims_of(token).get("exp") or time.time() + fallback_seconds)
+
+
+def when(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+class Session:
+    """The signed-in user's and the machine client's tokens for one stack."""
+
+    def __init__(self, endpoints: Endpoints, cache: TokenCache) -> None:
+        self.endpoints = endpoints
+        self.cache = cache
+
+    def machine_profile(self, client_id: str) -> str:
+        return f"{self.endpoints.issuer_url}#{client_id}"
+
+    def save_user(self, tokens: Tokens, username: str | None) -> dict[str, Any]:
+        previous = self.cache.get(self.endpoints.profile) or {}
+        entry = {
+            "access_token": tokens.access_token,
+            "id_token": tokens.id_token or previous.get("id_token"),
+            "refresh_token": tokens.refresh_token or previous.get("refresh_token"),
+            "expires_at": expires_at(tokens.access_token, tokens.expires_in),
+            "username": username or previous.get("username"),
+        }
+        self.cache.put(self.endpoints.profile, entry)
+        return entry
+
+    def user(self) -> dict[str, Any]:
+        entry = self.cache.get(self.endpoints.profile)
+        if not entry or not entry.get("access_token"):
+            raise CliError("not signed in: run `python -m client login <email>` first")
+        return entry
+
+    def fresh_user(self) -> dict[str, Any]:
+        entry = self.user()
+        if entry.get("expires_at", 0) - REFRESH_MARGIN_SECONDS <= time.time() and entry.get("refresh_token"):
+            entry = self.refresh()
+        return entry
+
+    def refresh(self) -> dict[str, Any]:
+        entry = self.user()
+        if not entry.get("refresh_token"):
+            raise CliError("no refresh token cached: sign in again")
+        tokens = CognitoAuth(self.endpoints).refresh(entry["refresh_token"])
+        return self.save_user(tokens, entry.get("username"))
+
+    def machine(self, client_id: str) -> dict[str, Any]:
+        entry = self.cache.get(self.machine_profile(client_id))
+        if not entry or entry.get("expires_at", 0) - REFRESH_MARGIN_SECONDS <= time.time():
+            raise CliError("no valid machine token: run `python -m client m2m-token` first")
+        return entry
+
+
+# ---------------------------------------------------------------------- commands
+
+
+def read_password(args: argparse.Namespace, stdin: TextIO) -> str:
+    if args.password_stdin:
+        return stdin.readline().rstrip("\n")
+    return getpass.getpass(f"Password for {args.username}: ")
+
+
+def cmd_login(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    endpoints = session.endpoints
+    if args.hosted_ui:
+        resource_server = endpoints.resource_server
+        scopes = ["openid", "email", "profile"]
+        if resource_server:
+            scopes += [auth_contract.qualified_scope(resource_server, scope) for scope in auth_contract.USER_SCOPES]
+        print("Opening the hosted UI in your browser...", file=sys.stderr)
+        tokens = login_hosted_ui(endpoints, redirect_uri=args.redirect_uri, scopes=scopes)
+        username = None
+    else:
+        if not args.username:
+            raise CliError("login needs a username (your email), or --hosted-ui")
+        password = read_password(args, stdin)
+        auth = CognitoAuth(endpoints)
+        tokens = (
+            auth.login_srp(args.username, password)
+            if args.flow == "srp"
+            else auth.login_password(args.username, password)
+        )
+        username = args.username
+    entry = session.save_user(tokens, username)
+    claims = claims_of(entry["access_token"])
+    roles = claims.get(auth_contract.ROLES_CLAIM) or claims.get(auth_contract.GROUPS_CLAIM) or []
+    print(
+        f"Signed in as {username or claims.get('username')} "
+        f"(tenant {claims.get(auth_contract.TENANT_CLAIM, '-')}, roles {' '.join(roles) or '-'}); "
+        f"access token valid until {when(entry['expires_at'])}",
+        file=out,
+    )
+    return EXIT_OK
+
+
+def cmd_whoami(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    entry = session.user()
+    access = claims_of(entry["access_token"])
+    identity = claims_of(entry.get("id_token") or "")
+    summary = {
+        "username": access.get("username"),
+        "email": identity.get("email"),
+        "sub": access.get("sub"),
+        "tenant": access.get(auth_contract.TENANT_CLAIM),
+        "roles": access.get(auth_contract.ROLES_CLAIM),
+        "groups": access.get(auth_contract.GROUPS_CLAIM),
+        "scopes": str(access.get("scope", "")).split(),
+        "client_id": access.get("client_id"),
+        "issuer": access.get("iss"),
+        "access_token_expires": when(int(access.get("exp", 0))),
+        "expired": int(access.get("exp", 0)) <= time.time(),
+    }
+    print(json.dumps(summary, indent=2), file=out)
+    return EXIT_OK
+
+
+def cmd_token(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    entry = session.fresh_user()
+    token = entry.get("id_token") if args.id else entry.get("access_token")
+    if not token:
+        raise CliError("no such token cached")
+    print(token, file=out)
+    return EXIT_OK
+
+
+def cmd_refresh(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    entry = session.refresh()
+    print(f"Refreshed: access token valid until {when(entry['expires_at'])}", file=out)
+    return EXIT_OK
+
+
+def machine_credentials(args: argparse.Namespace, endpoints: Endpoints) -> tuple[str, str]:
+    client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or endpoints.machine_client_id
+    secret = args.client_secret or os.environ.get(CLIENT_SECRET_ENV)
+    if not client_id or not secret:
+        raise CliError(
+            f"a machine client id and secret are needed: --client-id/--client-secret or {CLIENT_ID_ENV}/{CLIENT_SECRET_ENV} "
+            "(`make local` prints them; for a deployed stack the secret is in the Cognito console)"
+        )
+    return client_id, secret
+
+
+def cmd_m2m_token(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    client_id, secret = machine_credentials(args, session.endpoints)
+    tokens = client_credentials(session.endpoints, client_id, secret, args.scope or ())
+    entry = {"access_token": tokens.access_token, "expires_at": expires_at(tokens.access_token, tokens.expires_in)}
+    session.cache.put(session.machine_profile(client_id), entry)
+    scopes = claims_of(tokens.access_token).get("scope", "")
+    print(f"Machine token for {client_id}: scopes {scopes}; valid until {when(entry['expires_at'])}", file=out)
+    if args.print:
+        print(tokens.access_token, file=out)
+    return EXIT_OK
+
+
+def request_body(data: str | None) -> bytes | None:
+    if data is None:
+        return None
+    if data.startswith("@"):
+        return Path(data[1:]).read_bytes()
+    return data.encode()
+
+
+def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    if args.which == "machine":
+        client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
+        token = session.machine(client_id)["access_token"]
+    else:
+        entry = session.fresh_user()
+        token = entry.get("id_token") if args.which == "id" else entry["access_token"]
+    path = args.path if args.path.startswith("/") else "/" + args.path
+    url = session.endpoints.api_url + path
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"not an http(s) URL: {url}")
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    body = request_body(args.data)
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    for header in args.header or []:
+        name, _, value = header.partition(":")
+        headers[name.strip()] = value.strip()
+    request = urllib.request.Request(url, data=body, headers=headers, method=args.method.upper())  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
+            status, payload = response.status, response.read()
+    except urllib.error.HTTPError as error:
+        status, payload = error.code, error.read()
+    except OSError as error:
+        raise CliError(f"cannot reach {url}: {error}") from None
+    print(f"HTTP {status}", file=sys.stderr)
+    try:
+        print(json.dumps(json.loads(payload), indent=2), file=out)
+    except ValueError:
+        if payload:
+            print(payload.decode("utf-8", "replace"), file=out)
+    return EXIT_OK if status < 400 else EXIT_HTTP_ERROR
+
+
+def cmd_logout(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    entry = session.cache.get(session.endpoints.profile)
+    if entry and entry.get("refresh_token"):
+        CognitoAuth(session.endpoints).revoke(entry["refresh_token"])
+    session.cache.delete(session.endpoints.profile)
+    print("Signed out: refresh token revoked, cached tokens removed", file=out)
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------- parser
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="python -m client", description=__doc__)
+    root.add_argument(
+        "--outputs",
+        help="outputs file of `make deploy` or `make local` (default: $JWT_AUTH_OUTPUTS, outputs-local.json)",
+    )
+    commands = root.add_subparsers(dest="command", required=True)
+
+    login = commands.add_parser("login", help="sign in (SRP by default) and cache the tokens")
+    login.add_argument("username", nargs="?", help="your email")
+    login.add_argument("--flow", choices=("srp", "password"), default="srp", help="SRP (default) or USER_PASSWORD_AUTH")
+    login.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    login.add_argument("--hosted-ui", action="store_true", help="sign in in the browser (code flow + PKCE)")
+    login.add_argument(
+        "--redirect-uri", default=DEFAULT_REDIRECT_URI, help=f"loopback callback URL (default {DEFAULT_REDIRECT_URI})"
+    )
+    login.set_defaults(run=cmd_login)
+
+    commands.add_parser("whoami", help="who the cached tokens say you are").set_defaults(run=cmd_whoami)
+
+    token = commands.add_parser("token", help="print the access token (refreshed if needed), for curl")
+    token.add_argument("--id", action="store_true", help="the ID token instead")
+    token.set_defaults(run=cmd_token)
+
+    call = commands.add_parser("call", help="call the API with your access token")
+    call.add_argument("method", help="GET, POST, PUT, DELETE, ...")
+    call.add_argument("path", help="e.g. /items")
+    call.add_argument("--data", help="JSON body, or @file")
+    call.add_argument("--header", action="append", help="extra header, 'Name: value' (repeatable)")
+    call.add_argument(
+        "--token",
+        dest="which",
+        choices=("access", "id", "machine"),
+        default="access",
+        help="which cached token to send (default access)",
+    )
+    call.add_argument("--client-id", help="machine client id, with --token machine")
+    call.set_defaults(run=cmd_call)
+
+    commands.add_parser("refresh", help="new access and ID tokens from the refresh token").set_defaults(run=cmd_refresh)
+
+    m2m = commands.add_parser("m2m-token", help="client-credentials token for a machine client")
+    m2m.add_argument("--client-id", help=f"default ${CLIENT_ID_ENV}, then the MachineClientId output")
+    m2m.add_argument("--client-secret", help=f"default ${CLIENT_SECRET_ENV}")
+    m2m.add_argument("--scope", action="append", help="scope to request (repeatable; default: all the client may get)")
+    m2m.add_argument("--print", action="store_true", help="also print the token")
+    m2m.set_defaults(run=cmd_m2m_token)
+
+    commands.add_parser("logout", help="revoke the refresh token and forget the cached tokens").set_defaults(
+        run=cmd_logout
+    )
+    return root
+
+
+def main(
+    argv: list[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    stdin: TextIO | None = None,
+    cache: TokenCache | None = None,
+) -> int:
+    args = parser().parse_args(argv)
+    out = out or sys.stdout
+    try:
+        session = Session(load_endpoints(args.outputs), cache or TokenCache())
+        return args.run(args, session, out, stdin or sys.stdin)
+    except (CliError, AuthError, EndpointsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_USAGE

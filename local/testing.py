@@ -1,0 +1,161 @@
+"""The local stack in a child process, for end-to-end tests: started once, shared, stopped with Ctrl-C.
+
+A child process keeps the stack's moto state, environment variables and imported Lambda modules
+apart from the test process (where other tests use moto's in-process mocks and import the same
+handlers with their own settings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from local.templates import Assembly
+
+ROOT = Path(__file__).resolve().parent.parent
+START_TIMEOUT_SECONDS = 90
+STOP_TIMEOUT_SECONDS = 15
+
+
+class LocalStackFailed(RuntimeError):
+    pass
+
+
+@dataclass
+class RunningStack:
+    """A started child process and everything it reported when ready."""
+
+    process: subprocess.Popen
+    workdir: Path
+    summary: dict[str, Any]
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.workdir / "outputs.json"
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {key: value for stack in self.summary["outputs"].values() for key, value in stack.items()}
+
+    @property
+    def api_url(self) -> str:
+        return self.summary["api_url"]
+
+    @property
+    def issuer_base_url(self) -> str:
+        return self.summary["issuer_base_url"]
+
+    def user(self, tenant: str, role: str) -> dict[str, str]:
+        return next(u for u in self.summary["users"] if u["tenant"] == tenant and u["role"] == role)
+
+    @property
+    def machine_client(self) -> dict[str, Any]:
+        return self.summary["machine_clients"][0]
+
+    def log(self) -> str:
+        return (self.workdir / "stack.log").read_text(errors="replace")
+
+    def set_clock_offset(self, seconds: float) -> None:
+        """Moves the stack's clock (issuer and gateway) forward by `seconds` from real time."""
+        request = urllib.request.Request(  # noqa: S310 - the child's loopback URL
+            f"{self.issuer_base_url}/_local/clock",
+            data=json.dumps({"offset": seconds}).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback URL of the child
+            response.read()
+
+    @contextmanager
+    def clock_offset(self, seconds: float) -> Iterator[None]:
+        self.set_clock_offset(seconds)
+        try:
+            yield
+        finally:
+            self.set_clock_offset(0)
+
+    def stop(self) -> int:
+        """Ctrl-C, as a person would; the return code (0 when the stack shut down cleanly)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(STOP_TIMEOUT_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+        return self.process.returncode
+
+
+def start(assembly: Assembly, *, workdir: Path | None = None, extra_args: tuple[str, ...] = ()) -> RunningStack:
+    """Starts `python -m local` on ephemeral ports with the test hooks on, and waits until it is ready."""
+    workdir = workdir or Path(tempfile.mkdtemp(prefix="local-stack-"))
+    templates = workdir / "templates.json"
+    assembly.write(templates)
+    ready = workdir / "ready.json"
+    command = [
+        sys.executable,
+        "-m",
+        "local",
+        "--templates",
+        str(templates),
+        "--api-port",
+        "0",
+        "--issuer-port",
+        "0",
+        "--moto-port",
+        "0",
+        "--outputs-file",
+        str(workdir / "outputs.json"),
+        "--ready-file",
+        str(ready),
+        "--test-hooks",
+        *extra_args,
+    ]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    with open(workdir / "stack.log", "wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=env)  # noqa: S603
+    deadline = time.monotonic() + START_TIMEOUT_SECONDS
+    while not ready.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            if process.poll() is None:
+                process.kill()
+                process.wait(5)
+            log_text = (workdir / "stack.log").read_text(errors="replace")[-4000:]
+            raise LocalStackFailed(f"the local stack did not start (exit {process.returncode}):\n{log_text}")
+        time.sleep(0.1)
+    time.sleep(0.05)  # the ready file is written in one call; let it land
+    return RunningStack(process=process, workdir=workdir, summary=json.loads(ready.read_text()))
+
+
+_shared: dict[str, Any] = {"stack": None, "users": 0}
+_shared_lock = threading.Lock()
+
+
+@contextmanager
+def shared_stack(assembly: Assembly) -> Iterator[RunningStack]:
+    """One stack for every test module that asks, stopped when the last one is done."""
+    with _shared_lock:
+        if _shared["stack"] is None:
+            _shared["stack"] = start(assembly)
+        _shared["users"] += 1
+        stack = _shared["stack"]
+    try:
+        yield stack
+    finally:
+        with _shared_lock:
+            _shared["users"] -= 1
+            if _shared["users"] == 0:
+                _shared["stack"] = None
+                stack.stop()
