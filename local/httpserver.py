@@ -49,6 +49,9 @@ class Handler(BaseHTTPRequestHandler):
     """Shared request plumbing: bounded bodies, JSON answers, quiet logs."""
 
     protocol_version = "HTTP/1.1"
+    # Headers and body go out as separate writes: without TCP_NODELAY a keep-alive client waits
+    # for a delayed ACK on every response.
+    disable_nagle_algorithm = True
     server_version = "local"
     sys_version = ""
     max_body_bytes = 1_048_576
