@@ -225,7 +225,7 @@ def login_hosted_ui(
     *,
     redirect_uri: str,
     scopes: Sequence[str],
-    open_browser: Callable[[str], Any] = webbrowser.open,
+    open_browser: Callable[[str], Any] | None = None,
     timeout: float = 300,
 ) -> Tokens:
     """Authorization code + PKCE: opens the hosted UI, waits for the redirect on loopback, redeems the code."""
@@ -252,7 +252,7 @@ def login_hosted_ui(
             "code_challenge": pkce.challenge,
             "code_challenge_method": "S256",
         }
-        open_browser(f"{endpoints.authorize_endpoint}?{urllib.parse.urlencode(query)}")
+        (open_browser or webbrowser.open)(f"{endpoints.authorize_endpoint}?{urllib.parse.urlencode(query)}")
         if not done.wait(timeout):
             raise AuthError(f"no sign-in within {int(timeout)} seconds")
     finally:

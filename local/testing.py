@@ -7,6 +7,8 @@ handlers with their own settings).
 
 from __future__ import annotations
 
+import base64
+import http.client
 import json
 import os
 import signal
@@ -15,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -31,6 +34,16 @@ STOP_TIMEOUT_SECONDS = 15
 
 class LocalStackFailed(RuntimeError):
     pass
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    raw: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
 
 
 @dataclass
@@ -63,6 +76,69 @@ class RunningStack:
     @property
     def machine_client(self) -> dict[str, Any]:
         return self.summary["machine_clients"][0]
+
+    # -------------------------------------------------------------- a client's view, for the tests
+
+    def cognito(self) -> Any:
+        """boto3's Cognito client pointed at the local issuer (dummy credentials: moto accepts any)."""
+        import boto3
+
+        from local.stack import DUMMY_CREDENTIALS
+
+        return boto3.client(
+            "cognito-idp", endpoint_url=self.issuer_base_url, region_name=self.summary["region"], **DUMMY_CREDENTIALS
+        )
+
+    def sign_in(self, email: str, password: str) -> dict[str, Any]:
+        """USER_PASSWORD_AUTH with the SPA client: AccessToken, IdToken, RefreshToken, ExpiresIn."""
+        answer = self.cognito().initiate_auth(
+            ClientId=self.outputs["SpaClientId"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        return answer["AuthenticationResult"]
+
+    def machine_token(self, scope: str | None = None) -> str:
+        client = self.machine_client
+        form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+        request = urllib.request.Request(  # noqa: S310 - the child's loopback URL
+            f"{self.issuer_base_url}/oauth2/token",
+            data=urllib.parse.urlencode(form).encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": "Basic "
+                + base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode(),
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())["access_token"]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """One request to the local API over HTTP."""
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        target = urllib.parse.urlsplit(self.api_url)
+        connection = http.client.HTTPConnection(target.hostname, target.port, timeout=15)
+        try:
+            connection.request(method, path, body=data, headers=all_headers)
+            response = connection.getresponse()
+            raw = response.read()
+            return Response(response.status, {k.lower(): v for k, v in response.getheaders()}, raw)
+        finally:
+            connection.close()
 
     def log(self) -> str:
         return (self.workdir / "stack.log").read_text(errors="replace")
