@@ -170,7 +170,7 @@ def assets_of(outdir: Path) -> list[Asset]:
                 name = (
                     handler.removesuffix(".handler.lambda_handler")
                     if handler.endswith(".handler.lambda_handler")
-                    else f"{logical_id} ({handler or 'no handler'})"
+                    else f"{logical_id[:32]} ({handler or 'no handler'})"
                 )
                 found[folder] = Asset("function", name, folder, _all_files(folder))
             elif resource["Type"] == "AWS::Lambda::LayerVersion":
@@ -179,7 +179,7 @@ def assets_of(outdir: Path) -> list[Asset]:
             folder = (stack_dir / image["source"]["directory"]).resolve()
             if folder not in found:
                 found[folder] = Asset(
-                    "container context (staged by CDK)", folder.name[:18], folder, docker_context(folder)
+                    "container context", f"as CDK stages it ({folder.name[:18]})", folder, docker_context(folder)
                 )
     return sorted(found.values(), key=lambda asset: (asset.kind, asset.name))
 

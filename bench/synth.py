@@ -4,6 +4,8 @@ Both run as the CDK CLI would run them: a fresh interpreter through `scripts/cdk
 first on PATH), the environment chosen by CDK_CONTEXT_JSON, the assembly written to a temporary
 CDK_OUTDIR. Runs alternate (app, floor, app, floor, ...) so that load from other processes hits
 both alike; one untimed warm-up of each first builds any changed Lambda asset under .build/.
+A second item times the same app with CDK's built-in CloudFormation validation turned off
+(CDK_VALIDATION=false), the part of the synth the project could choose to drop.
 """
 
 from __future__ import annotations
@@ -14,13 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, Measurement, error, median, python, timed_run, toolchain_env, verdict
+from bench.common import ROOT, Measurement, error, median, python, run_worker, timed_run, toolchain_env, verdict
 
 TARGET_RATIO = 1.5
 
 
-def _synth_app(env_name: str, outdir: Path) -> float:
-    env = toolchain_env(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps({"env": env_name}))
+def _synth_app(env_name: str, outdir: Path, **extra_env: str) -> float:
+    env = toolchain_env(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps({"env": env_name}), **extra_env)
     seconds, result = timed_run([str(ROOT / "scripts" / "cdk-app")], env=env)
     if result.returncode != 0:
         raise RuntimeError(f"synth of {env_name} failed: {result.stderr.strip()[-800:]}")
@@ -42,15 +44,29 @@ def run(env_name: str, runs: int, context: dict[str, Any]) -> list[Measurement]:
     try:
         _synth_app(env_name, scratch / "warmup-app")
         _synth_empty(scratch / "warmup-empty")
-        app_times, empty_times = [], []
+        app_times, unvalidated_times, empty_times = [], [], []
         for index in range(runs):
             app_times.append(_synth_app(env_name, scratch / f"app-{index}"))
+            # The same synth without CDK's built-in CloudFormation validation (cdk-nag still runs).
+            unvalidated_times.append(_synth_app(env_name, scratch / f"unvalidated-{index}", CDK_VALIDATION="false"))
             empty_times.append(_synth_empty(scratch / f"empty-{index}"))
     except Exception as failure:  # noqa: BLE001 (a broken synth is a row in the table, not a crash)
         return [error("synth", item, str(failure))]
     context["assembly"] = scratch / f"app-{runs - 1}"
     figure, floor = median(app_times), median(empty_times)
     ratio = figure / floor
+    try:
+        phases = run_worker("bench.synth_worker", env_name)
+    except Exception as failure:  # noqa: BLE001 (the breakdown is a note; the figure stands without it)
+        phases = {"error": str(failure)[-300:]}
+    nag = phases.get("warm build + synth", 0) - phases.get("warm build + synth without cdk-nag", 0)
+    breakdown = (
+        f"in-process: import aws_cdk {phases['import aws_cdk']:.1f} s, import stacks {phases['import stacks']:.1f} s, "
+        f"build {phases['build app']:.1f} s, app.synth() {phases['app.synth()']:.1f} s (cdk-nag ~{nag:.1f} s of a warm build+synth)"
+        if "error" not in phases
+        else f"phase breakdown failed: {phases['error']}"
+    )
+    unvalidated = median(unvalidated_times)
     return [
         Measurement(
             row="synth",
@@ -61,10 +77,24 @@ def run(env_name: str, runs: int, context: dict[str, Any]) -> list[Measurement]:
             ratio=round(ratio, 2),
             target=f"<= {TARGET_RATIO}x floor",
             status=verdict(ratio <= TARGET_RATIO),
-            note="floor: one empty stack, same Python/jsii/Node",
+            note=f"floor: one empty stack, same Python/jsii/Node; {breakdown}",
             details={
                 "app_runs_s": [round(t, 3) for t in app_times],
                 "floor_runs_s": [round(t, 3) for t in empty_times],
+                "phases_s": phases,
             },
-        )
+        ),
+        Measurement(
+            row="synth",
+            item=f"synth {env_name}, CDK_VALIDATION=false (median of {runs})",
+            value=round(unvalidated, 3),
+            unit="s",
+            floor=round(floor, 3),
+            ratio=round(unvalidated / floor, 2),
+            target=f"<= {TARGET_RATIO}x floor",
+            status=verdict(unvalidated / floor <= TARGET_RATIO),
+            note="what-if: CDK's built-in CloudFormation validation off (App(builtin_cloud_formation_validation=False));"
+            " cdk-nag still runs; the floor keeps its default",
+            details={"runs_s": [round(t, 3) for t in unvalidated_times]},
+        ),
     ]
