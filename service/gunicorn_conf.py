@@ -1,7 +1,11 @@
 """gunicorn settings for the container: threads for the I/O-bound token relay, nothing written to
 the read-only root filesystem (worker heartbeats go to the /tmp volume, no control socket)."""
 
+import logging
 import os
+
+# The app's own log lines (rejections and their reasons) next to gunicorn's, in CloudWatch Logs.
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_WORKERS", "2"))

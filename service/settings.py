@@ -17,6 +17,20 @@ _LOOPBACK_HTTP = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})
 _HTTPS = re.compile(r"^https://[^\s/?#]+[^\s]*$")
 
 
+# Every variable the app reads; the stack sets them (tests/test_web_stack.py checks both sides).
+REQUIRED_VARIABLES = ("ALB_ARN", "EXPECTED_ISSUER", "EXPECTED_CLIENT_ID", "AWS_REGION")
+OPTIONAL_VARIABLES = (
+    "API_URL",
+    "LOGOUT_URL",
+    "SESSION_COOKIE_NAME",
+    "ALB_KEY_URL_BASE",
+    "M2M_ISSUER",
+    "M2M_JWKS_URL",
+    "M2M_CLIENT_IDS",
+    "M2M_SCOPE",
+)
+
+
 class SettingsError(ValueError):
     """An environment variable is missing or not allowed. The message names it."""
 

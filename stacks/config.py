@@ -174,6 +174,8 @@ class OidcWebProviderConfig:
     user_info_endpoint: str
     client_id: str
     client_secret_name: str
+    # RP-initiated logout; without it /logout only ends the ALB session, not the IdP's.
+    end_session_endpoint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -549,6 +551,9 @@ def _read_web(r: _Reader | None, production: bool, az_count: int) -> WebConfig |
             },
             client_id=oidc_reader.string("client_id"),
             client_secret_name=_read_secret_name(oidc_reader),
+            end_session_endpoint=oidc_reader.string(
+                "end_session_endpoint", HTTPS_URL_PATTERN, "an https:// URL (the IdP's logout endpoint)", None
+            ),
         )
         oidc_reader.done()
 

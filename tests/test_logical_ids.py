@@ -28,7 +28,7 @@ STATEFUL_TYPES = (
 STATEFUL_RESOURCES = {
     "Identity": {"UserPool6BA7E5F2": "AWS::Cognito::UserPool"},
     "Api": {"ItemsTableB7160AE2": "AWS::DynamoDB::Table"},
-    "Web": {},
+    "Web": {"LoadBalancerAccessLogsB27DFC85": "AWS::S3::Bucket"},
 }
 
 
