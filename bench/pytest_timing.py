@@ -9,6 +9,7 @@ it writes what it saw as JSON to the file named by BENCH_PYTEST_TIMING_OUT.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import os
 import time
@@ -38,8 +39,15 @@ def _configuration(context: Any) -> str:
     test that makes one makes a different app, so it is named by that test.
     """
     if isinstance(context, dict) and not set(_BASE_CONTEXT) - set(context):
-        extra = {key: value for key, value in context.items() if _BASE_CONTEXT.get(key, object()) != value}
-        return json.dumps(extra, sort_keys=True, default=str)
+        parts = []
+        for key in sorted(context):
+            if _BASE_CONTEXT.get(key, object()) == context[key]:
+                continue
+            text = json.dumps(context[key], sort_keys=True, default=str)
+            # A long override (a changed `environments` block) by a digest: equal blocks, equal names.
+            shown = text if len(text) <= 40 else f"<changed {hashlib.sha256(text.encode()).hexdigest()[:8]}>"
+            parts.append(f"{key}={shown}")
+        return " ".join(parts) or "cdk.json as is"
     test = os.environ.get("PYTEST_CURRENT_TEST", "outside a test").rsplit(" ", 1)[0]
     return f"own app of {test}"
 
