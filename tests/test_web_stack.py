@@ -17,7 +17,7 @@ from aws_cdk.assertions import Template
 import auth_contract
 from service.settings import OPTIONAL_VARIABLES, REQUIRED_VARIABLES
 from stacks.app_builder import CDK_JSON, build_app
-from stacks.config import ConfigError, load_config
+from stacks.config import ConfigError
 from stacks.web_load_balancer import SSL_POLICY
 from stacks.web_service import CONTAINER_PORT, CONTAINER_USER, HEALTH_PATH
 from stacks.web_stack import WebStack
@@ -68,8 +68,8 @@ def mentions(value, text: str) -> bool:
 # --------------------------------------------------------------------------- configuration
 
 
-def test_environment_without_a_web_domain_fails_naming_the_keys_to_set():
-    dev = load_config(build_app({"env": "dev"}, outdir=tempfile.mkdtemp())[0].node)
+def test_environment_without_a_web_domain_fails_naming_the_keys_to_set(dev_env):
+    dev = dev_env.stage.config
     assert dev.web is None
     with pytest.raises(ConfigError) as caught:
         WebStack(cdk.App(), "Web", config=dev, identity=None, api=None)
