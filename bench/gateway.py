@@ -22,7 +22,7 @@ def run() -> list[Measurement]:
     except Exception as failure:  # noqa: BLE001 (a broken local stack is a row, not a crash)
         return [error("gateway", ITEM, str(failure))]
     rows = []
-    for mode in ("new connection", "keep-alive"):
+    for mode in ("keep-alive", "new connection"):
         gateway, floor = result[f"{mode}/gateway"], result[f"{mode}/floor"]
         rows.append(_row(mode, gateway, floor))
     return rows
