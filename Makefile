@@ -42,6 +42,10 @@ WEB_PORT ?= 8000
 web-local: setup ## the web app on http://127.0.0.1:$(WEB_PORT)/ behind a local ALB stand-in (generated test key; docs/web.md)
 	$(PYTHON) -m service.devserver --port $(WEB_PORT)
 
+.PHONY: local
+local: setup ## the ENV stacks on 127.0.0.1, no AWS account: issuer, HTTP API, real handlers, demo users (docs/local.md)
+	$(PYTHON) -m local --env $(ENV)
+
 lint: setup
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .

@@ -71,9 +71,13 @@ def secret_hash(client_id: str, client_secret: str, username: str) -> str:
 class CognitoAuth:
     """Sign-in through Cognito's user API (unsigned calls: no AWS credentials are needed or read)."""
 
-    def __init__(self, endpoints: Endpoints, client_secret: str | None = None) -> None:
+    def __init__(
+        self, endpoints: Endpoints, client_secret: str | None = None, mfa_code: Callable[[], str] | None = None
+    ) -> None:
+        """`mfa_code` asks for a one-time code when the pool wants one (SOFTWARE_TOKEN_MFA)."""
         self.endpoints = endpoints
         self.client_secret = client_secret
+        self.mfa_code = mfa_code
         self.idp = boto3.client(
             "cognito-idp",
             region_name=endpoints.region,
@@ -96,12 +100,25 @@ class CognitoAuth:
             parameters["SECRET_HASH"] = secret_hash(self.endpoints.spa_client_id, self.client_secret, username)
         return parameters
 
-    def _result(self, answer: dict[str, Any]) -> Tokens:
+    def _result(self, answer: dict[str, Any], username: str = "") -> Tokens:
         if "AuthenticationResult" in answer:
             return Tokens.from_cognito(answer["AuthenticationResult"])
         challenge = answer.get("ChallengeName", "an unknown challenge")
+        if challenge == "SOFTWARE_TOKEN_MFA" and self.mfa_code is not None:
+            name = (answer.get("ChallengeParameters") or {}).get("USER_ID_FOR_SRP") or username
+            responses = self._with_secret({"USERNAME": name, "SOFTWARE_TOKEN_MFA_CODE": self.mfa_code()}, username)
+            followed = self._call(
+                "respond_to_auth_challenge",
+                ClientId=self.endpoints.spa_client_id,
+                ChallengeName=challenge,
+                Session=answer.get("Session", ""),
+                ChallengeResponses=responses,
+            )
+            return self._result(followed, username)
         if challenge == "NEW_PASSWORD_REQUIRED":
             raise AuthError("this user must set a new password first (sign in once through the hosted UI)")
+        if challenge == "MFA_SETUP":
+            raise AuthError("this user must set up an authenticator app first (sign in once through the hosted UI)")
         raise AuthError(f"sign-in needs {challenge}, which this client does not handle")
 
     def login_password(self, username: str, password: str) -> Tokens:
@@ -111,7 +128,7 @@ class CognitoAuth:
             AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters=self._with_secret({"USERNAME": username, "PASSWORD": password}, username),
         )
-        return self._result(answer)
+        return self._result(answer, username)
 
     def login_srp(self, username: str, password: str) -> Tokens:
         srp = ClientSession(self.endpoints.user_pool_id)
@@ -122,7 +139,7 @@ class CognitoAuth:
             AuthParameters=self._with_secret({"USERNAME": username, "SRP_A": srp.srp_a}, username),
         )
         if answer.get("ChallengeName") != "PASSWORD_VERIFIER":
-            return self._result(answer)
+            return self._result(answer, username)
         responses = self._with_secret(srp.respond(answer["ChallengeParameters"], password), username)
         params: dict[str, Any] = {
             "ClientId": self.endpoints.spa_client_id,
@@ -131,7 +148,7 @@ class CognitoAuth:
         }
         if answer.get("Session"):
             params["Session"] = answer["Session"]
-        return self._result(self._call("respond_to_auth_challenge", **params))
+        return self._result(self._call("respond_to_auth_challenge", **params), username)
 
     def refresh(self, refresh_token: str, username: str | None = None) -> Tokens:
         parameters = {"REFRESH_TOKEN": refresh_token}

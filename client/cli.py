@@ -127,7 +127,13 @@ def cmd_login(args: argparse.Namespace, session: Session, out: TextIO, stdin: Te
         if not args.username:
             raise CliError("login needs a username (your email), or --hosted-ui")
         password = read_password(args, stdin)
-        auth = CognitoAuth(endpoints)
+
+        def mfa_code() -> str:
+            if args.password_stdin:
+                return stdin.readline().strip()
+            return input("One-time code from your authenticator app: ").strip()
+
+        auth = CognitoAuth(endpoints, mfa_code=mfa_code)
         tokens = (
             auth.login_srp(args.username, password)
             if args.flow == "srp"

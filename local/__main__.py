@@ -32,7 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--test-hooks", action="store_true", help="enable POST /_local/clock on the issuer (tests only)"
     )
-    parser.add_argument("--verbose", action="store_true", help="log every request")
+    parser.add_argument("--quiet", action="store_true", help="no line per API request")
+    parser.add_argument("--verbose", action="store_true", help="debug logs of every part")
     return parser.parse_args(argv)
 
 
@@ -86,13 +87,14 @@ def banner(summary: dict, outputs_file: Path | None) -> str:
             f"  export JWT_AUTH_CLIENT_SECRET={client['client_secret']}",
         ]
     if summary["users"]:
-        first = summary["users"][0]
+        first = next((user for user in summary["users"] if user["role"] == "admin"), summary["users"][0])
+        client = ".venv/bin/python -m client"
         lines += [
             "",
             "Try it (another terminal):",
-            f"  python -m client login {first['email']}",
-            "  python -m client whoami",
-            "  python -m client call GET /items",
+            f"  {client} login {first['email']}",
+            f"  {client} whoami",
+            f"  {client} call GET /items",
             "",
         ]
     lines.append("Press Ctrl-C to stop.")
@@ -104,15 +106,19 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING, format="%(asctime)s %(name)s %(message)s"
     )
+    # Explicit levels: function code may change the root logger's level when it is imported.
+    for name in ("botocore", "boto3", "urllib3", "werkzeug"):
+        logging.getLogger(name).setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    logging.getLogger("local.access").setLevel(logging.WARNING if args.quiet else logging.INFO)
     use_dummy_credentials()
     from local.stack import LocalStack
-    from local.templates import Assembly, synthesize
+    from local.templates import Assembly, synthesize_in_child
 
     if args.templates:
         assembly = Assembly.read(args.templates)
     else:
         print(f"synthesizing the {args.env} environment...", file=sys.stderr, flush=True)
-        assembly = synthesize(args.env)
+        assembly = synthesize_in_child(args.env)
 
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):

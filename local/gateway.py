@@ -42,6 +42,7 @@ from local.lambdas import FunctionError, LambdaRuntime, LocalFunction, UnknownFu
 from local.tokens import Clock
 
 logger = logging.getLogger(__name__)
+access_log = logging.getLogger("local.access")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024  # HTTP API payload quota
 UNAUTHORIZED = {"message": "Unauthorized"}
@@ -376,6 +377,7 @@ class Gateway:
             headers = cors.preflight_headers(origin, request.header("access-control-request-headers"))
             return GatewayResponse(204, headers if cors.origin_allowed(origin) else [])
         response = self._handle(request)
+        access_log.info("%s %s -> %d", request.method, request.raw_path, response.status)
         response.headers.append(("apigw-requestid", request.request_id))
         if cors is not None:
             response.headers = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]

@@ -11,9 +11,12 @@ already decides.
 from __future__ import annotations
 
 import base64
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 class TemplateError(ValueError):
@@ -34,6 +37,7 @@ class LocalResource:
 
     ref: Any
     attributes: dict[str, Any] = field(default_factory=dict)
+    placeholder: bool = False  # nothing emulates it: any attribute gets a stable stand-in
 
 
 @dataclass
@@ -90,7 +94,7 @@ class Resolver:
         parts = resource_type.split("::")
         service = parts[1].lower() if len(parts) > 2 else "custom"
         arn = f"arn:{self.partition}:{service}:{self.region}:{self.account}:{parts[-1].lower()}/{name}"
-        return LocalResource(ref=name, attributes={"Arn": arn})
+        return LocalResource(ref=name, attributes={"Arn": arn}, placeholder=True)
 
     def function_arn(self, name: str) -> str:
         return f"arn:{self.partition}:lambda:{self.region}:{self.account}:function:{name}"
@@ -141,6 +145,8 @@ class Resolver:
 
     def _get_att(self, stack_name: str, logical_id: str, attribute: str) -> Any:
         resource = self.resource(stack_name, logical_id)
+        if attribute not in resource.attributes and resource.placeholder:
+            return f"{resource.ref}-{attribute}".lower()
         if attribute not in resource.attributes:
             raise TemplateError(f"{stack_name}: Fn::GetAtt {logical_id}.{attribute} has no local value")
         return resource.attributes[attribute]
@@ -236,9 +242,14 @@ class Resolver:
     # ------------------------------------------------------------------ outputs and exports
 
     def outputs(self, stack_name: str) -> dict[str, Any]:
-        """Every output of a stack, resolved (as `cdk deploy --outputs-file` writes them)."""
-        template_outputs = self.stacks[stack_name].template.get("Outputs") or {}
-        return {name: self.output(stack_name, name) for name in template_outputs}
+        """Every output of a stack that resolves locally (as `cdk deploy --outputs-file` writes them)."""
+        resolved = {}
+        for name in self.stacks[stack_name].template.get("Outputs") or {}:
+            try:
+                resolved[name] = self.output(stack_name, name)
+            except TemplateError as error:
+                logger.warning("output %s left out: %s", name, error)
+        return resolved
 
     def output(self, stack_name: str, output_name: str) -> Any:
         if stack_name not in self.stacks:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,3 +91,30 @@ def synthesize(env: str) -> Assembly:
     nested = cloud_assembly.get_nested_assembly(f"assembly-{stage.stage_name}")
     templates = {stack.node.id: nested.get_stack_artifact(stack.artifact_id).template for stack in stage.stacks}
     return from_stage(env, stage, templates)
+
+
+def synthesize_in_child(env: str) -> Assembly:
+    """`synthesize(env)` in a child process, so the CDK's Node process never lives in this one."""
+    with tempfile.TemporaryDirectory(prefix="cdk-local-") as directory:
+        target = Path(directory) / "assembly.json"
+        command = [sys.executable, "-m", "local.templates", env, str(target)]
+        result = subprocess.run(command, check=False)  # noqa: S603 - this interpreter, fixed arguments
+        if result.returncode != 0:
+            raise SystemExit(result.returncode)
+        return Assembly.read(target)
+
+
+def main(argv: list[str]) -> int:
+    from stacks.config import ConfigError
+
+    env, target = argv
+    try:
+        synthesize(env).write(Path(target))
+    except ConfigError as error:
+        print(f"config error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
