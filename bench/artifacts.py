@@ -8,6 +8,7 @@ assets manifest → the staged folder), so the figures are those of what `cdk de
 
 from __future__ import annotations
 
+import filecmp
 import io
 import json
 import os
@@ -184,6 +185,22 @@ def assets_of(outdir: Path) -> list[Asset]:
     return sorted(found.values(), key=lambda asset: (asset.kind, asset.name))
 
 
+def _build_source(asset: Asset) -> str | None:
+    """The .build/ folder the staged asset was copied from (same files, same bytes), for the project's own assets."""
+    if asset.kind == "function":
+        candidates = sorted((ROOT / ".build" / "functions").glob(f"{asset.name}-*"))
+    elif asset.kind == "layer":
+        candidates = sorted((ROOT / ".build" / "layers").glob("*"))
+    else:
+        return None
+    for folder in candidates:
+        if _all_files(folder) == asset.files and all(
+            filecmp.cmp(folder / path, asset.folder / path, shallow=False) for path in asset.files
+        ):
+            return str(folder.relative_to(ROOT))
+    return None
+
+
 def run(env_name: str, context: dict[str, Any]) -> list[Measurement]:
     rows: list[Measurement] = []
     try:
@@ -202,6 +219,7 @@ def run(env_name: str, context: dict[str, Any]) -> list[Measurement]:
         if found:
             offenders[f"{asset.kind} {asset.name}"] = found
         is_function = asset.kind == "function"
+        source = _build_source(asset)
         rows.append(
             Measurement(
                 row="artifacts",
@@ -210,8 +228,10 @@ def run(env_name: str, context: dict[str, Any]) -> list[Measurement]:
                 unit="MB",
                 target=f"<= {FUNCTION_TARGET_BYTES / MB:.0f} MB unzipped" if is_function else "",
                 status=verdict(unzipped <= FUNCTION_TARGET_BYTES) if is_function else "info",
-                note=f"zipped {zipped / MB:.3f} MB; {len(asset.files)} files",
+                note=f"zipped {zipped / MB:.3f} MB; {len(asset.files)} files"
+                + (f"; built as {source}" if source else ""),
                 details={
+                    "source": source,
                     "unzipped_bytes": unzipped,
                     "zipped_bytes": zipped,
                     "files": len(asset.files),
