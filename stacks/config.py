@@ -201,8 +201,8 @@ class MonitoringConfig:
     """Alarm thresholds and where alarms go (stacks/monitoring_stack.py)."""
 
     alarm_email: str | None = None
-    api_5xx_percent: float = 1.0
-    api_4xx_percent: float = 10.0
+    server_error_percent: float = 1.0  # 5xx share of the HTTP API's and of the ALB's requests
+    client_error_percent: float = 10.0  # 4xx share of the HTTP API's requests
     authorizer_failures: int = 50  # rejected requests per 5 minutes, per authorizer
     lambda_p99_ms: int = 3000
     fargate_cpu_percent: int = 80
@@ -610,8 +610,8 @@ def _read_monitoring(r: _Reader) -> MonitoringConfig:
     default = MonitoringConfig()
     config = MonitoringConfig(
         alarm_email=r.string("alarm_email", EMAIL_PATTERN, "an e-mail address, or null for no subscription", None),
-        api_5xx_percent=r.number("api_5xx_percent", 0.1, 100, default.api_5xx_percent),
-        api_4xx_percent=r.number("api_4xx_percent", 0.1, 100, default.api_4xx_percent),
+        server_error_percent=r.number("server_error_percent", 0.1, 100, default.server_error_percent),
+        client_error_percent=r.number("client_error_percent", 0.1, 100, default.client_error_percent),
         authorizer_failures=r.integer("authorizer_failures", 1, 1_000_000, default.authorizer_failures),
         lambda_p99_ms=r.integer("lambda_p99_ms", 10, 900_000, default.lambda_p99_ms),
         fargate_cpu_percent=r.integer("fargate_cpu_percent", 1, 100, default.fargate_cpu_percent),

@@ -10,6 +10,8 @@ from constructs import Construct
 from stacks.api_stack import ApiStack
 from stacks.config import EnvConfig
 from stacks.identity_stack import IdentityStack
+from stacks.monitoring_stack import MonitoringStack
+from stacks.waf_stack import WafStack
 from stacks.web_stack import WebStack
 
 
@@ -57,9 +59,32 @@ class AuthStage(cdk.Stage):
                 api=self.api,
                 **common,
             )
+        # Operations (docs/operations.md): web ACLs where the environment turns WAF on (prod
+        # always), alarms and dashboard on the stacks above.
+        self.waf: WafStack | None = None
+        if config.waf.enabled:
+            self.waf = WafStack(
+                self,
+                "Waf",
+                stack_name=f"{config.stage_name}-waf",
+                description=f"{config.project} ({config.name}): WAF web ACLs on the user pool and the ALB",
+                identity=self.identity,
+                web=self.web,
+                **common,
+            )
+        self.monitoring = MonitoringStack(
+            self,
+            "Monitoring",
+            stack_name=f"{config.stage_name}-monitoring",
+            description=f"{config.project} ({config.name}): alarms, alarm topic and dashboard",
+            identity=self.identity,
+            api=self.api,
+            web=self.web,
+            **common,
+        )
         cdk.Tags.of(self).add("project", config.project)
         cdk.Tags.of(self).add("environment", config.name)
 
     @property
     def stacks(self) -> list[cdk.Stack]:
-        return [stack for stack in (self.identity, self.api, self.web) if stack is not None]
+        return [stack for stack in (self.identity, self.api, self.web, self.waf, self.monitoring) if stack is not None]

@@ -29,6 +29,9 @@ STATEFUL_RESOURCES = {
     "Identity": {"UserPool6BA7E5F2": "AWS::Cognito::UserPool"},
     "Api": {"ItemsTableB7160AE2": "AWS::DynamoDB::Table"},
     "Web": {"LoadBalancerAccessLogsB27DFC85": "AWS::S3::Bucket"},
+    # The alarm topic's key (stacks/monitoring_stack.py AlarmTopic): a new key would strand the old.
+    "Monitoring": {"AlarmTopicKeyBA1A4AA7": "AWS::KMS::Key"},
+    "Waf": {},
 }
 
 
