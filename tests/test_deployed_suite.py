@@ -6,11 +6,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+import auth_contract
+from local import testing
+from local.templates import from_stage
+from tests.deployed.client import DeployedStack
 from tests.deployed.deployment import OUTPUTS_ENV_VAR, Deployment, OutputsError
+from tests.synth import Synthesized
 
 ROOT = Path(__file__).resolve().parent.parent
 ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEfGhI"
@@ -61,6 +68,10 @@ def test_an_environment_without_a_web_stack_has_no_web_url():
         ({"jwt-auth-dev-api": None}, "no api stack"),
         ({"jwt-auth-prod-api": {"ApiUrl": "https://x/"}}, "one environment"),
         ({"jwt-auth-dev-identity": {"IssuerUrl": ISSUER}}, "no output 'UserPoolId'"),
+        (
+            {"jwt-auth-dev-identity": {**outputs()["jwt-auth-dev-identity"], "UserPoolId": "pool"}},
+            "not a Cognito user pool id",
+        ),
     ],
 )
 def test_an_incomplete_or_mixed_outputs_file_is_refused_with_the_reason(changes, message):
@@ -99,10 +110,41 @@ def test_with_an_outputs_file_the_whole_scenario_is_collected(tmp_path):
     result = collect_deployed_suite({**os.environ, OUTPUTS_ENV_VAR: str(file)})
     assert result.returncode == pytest.ExitCode.OK, result.stdout + result.stderr
     collected = result.stdout
-    for name in (
-        "test_every_protected_route_refuses_a_request_without_a_token",
-        "test_another_tenant_never_sees_the_item",
-        "test_a_user_reads_the_summary_of_its_own_tenant_only",
-        "test_a_browser_without_a_session_is_sent_to_the_user_pools_sign_in",
-    ):
-        assert name in collected
+    # The end-to-end scenario of tests/test_e2e_api.py, and the ALB's own checks.
+    scenario = [name for name in dir(__import__("tests.test_e2e_api").test_e2e_api) if name.startswith("test_")]
+    assert scenario
+    for name in [*scenario, "test_a_browser_without_a_session_is_sent_to_the_user_pools_sign_in"]:
+        assert f"::{name}" in collected, name
+
+
+@pytest.fixture(scope="session")
+def local_stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
+    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+        yield running
+
+
+def test_the_suites_stack_drives_a_deployment_from_nothing_but_its_outputs_file(local_stack):
+    """The adapter the deployed suite runs the scenario through, pointed at the local stack's
+    outputs file (the same shape as `cdk deploy --outputs-file`) and its Cognito endpoint."""
+    deployment = Deployment.from_file(local_stack.outputs_file)
+    stack = DeployedStack(
+        deployment=deployment,
+        cognito=local_stack.cognito(),
+        machine_secret=local_stack.machine_client["client_secret"],
+    )
+    try:
+        user = stack.create_user(
+            tenant="acme", role=auth_contract.EDITOR, email=f"adapter-{uuid.uuid4().hex[:8]}@example.com"
+        )
+        assert stack.user("acme", auth_contract.EDITOR) == user
+        token = stack.sign_in(user["email"], user["password"])["AccessToken"]
+        me = stack.call("GET", "/me", token=token)
+        assert (me.status, me.json()["tenant"], me.json()["roles"]) == (200, "acme", [auth_contract.EDITOR])
+        created = stack.call("POST", "/items", token=token, body={"name": "adapter"})
+        assert created.status == 201 and created.headers["location"].startswith("/items/")
+        assert stack.call("GET", "/items").status == 401
+        events = stack.call("POST", "/tenants/acme/events", token=stack.machine_token(), body={"type": "ping"})
+        assert events.status == 202
+    finally:
+        stack.delete_users()
+    assert stack.users == {}

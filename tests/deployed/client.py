@@ -1,4 +1,5 @@
-"""Small HTTP and Cognito helpers for the deployed-stack suite (standard library + boto3)."""
+"""The deployed stack as the end-to-end scenario sees a stack: `call`, `user`, `sign_in`,
+`machine_token` — the interface of `local.testing.RunningStack`, over HTTPS and real Cognito."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ import string
 import urllib.error
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import auth_contract
+from tests.deployed.deployment import Deployment
 
 TIMEOUT_SECONDS = 15
 
 
 @dataclass(frozen=True)
-class Reply:
+class Response:
     status: int
-    headers: dict[str, str]
-    body: Any
+    headers: dict[str, str]  # lower-case names
+    raw: bytes
 
-    def header(self, name: str) -> str | None:
-        return self.headers.get(name.lower())
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -35,39 +37,16 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
-def call(
-    method: str, url: str, *, token: str | None = None, body: Any = None, form: dict | None = None, auth=None
-) -> Reply:
-    """One request, never following redirects; any status comes back as a Reply."""
-    if not url.startswith(("https://", "http://")):
+def request(method: str, url: str, *, headers: dict[str, str] | None = None, data: bytes | None = None) -> Response:
+    """One HTTP(S) request, never following redirects; every status comes back as a Response."""
+    if urllib.parse.urlsplit(url).scheme not in ("https", "http"):
         raise ValueError(f"not an http(s) URL: {url}")
-    headers = {"accept": "application/json"}
-    data = None
-    if token is not None:
-        headers["authorization"] = f"Bearer {token}"
-    if body is not None:
-        headers["content-type"] = "application/json"
-        data = json.dumps(body).encode()
-    if form is not None:
-        headers["content-type"] = "application/x-www-form-urlencoded"
-        data = urllib.parse.urlencode(form).encode()
-    if auth is not None:
-        user, password = auth
-        headers["authorization"] = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-    request = urllib.request.Request(url, data=data, headers=headers, method=method)  # noqa: S310 (checked above)
+    prepared = urllib.request.Request(url, data=data, headers=headers or {}, method=method)  # noqa: S310 (checked)
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
-            return _reply(response.status, response.headers, response.read())
+        with _OPENER.open(prepared, timeout=TIMEOUT_SECONDS) as response:
+            return Response(response.status, {k.lower(): v for k, v in response.headers.items()}, response.read())
     except urllib.error.HTTPError as error:
-        return _reply(error.code, error.headers, error.read())
-
-
-def _reply(status: int, headers, raw: bytes) -> Reply:
-    try:
-        body = json.loads(raw) if raw else None
-    except ValueError:
-        body = raw.decode(errors="replace")
-    return Reply(status=status, headers={k.lower(): v for k, v in headers.items()}, body=body)
+        return Response(error.code, {k.lower(): v for k, v in error.headers.items()}, error.read())
 
 
 def new_password() -> str:
@@ -77,56 +56,89 @@ def new_password() -> str:
     return core + secrets.choice(string.ascii_uppercase) + secrets.choice(string.ascii_lowercase) + "7!"
 
 
-@dataclass(frozen=True)
-class DeployedUser:
-    tenant: str
-    role: str
-    email: str
-    password: str
+@dataclass
+class DeployedStack:
+    deployment: Deployment
+    cognito: Any  # boto3 cognito-idp client of the deployment's region
+    machine_secret: str
+    users: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
 
-
-def create_user(cognito: Any, pool_id: str, *, tenant: str, role: str, email: str) -> DeployedUser:
-    """A confirmed user with a verified email, the tenant attribute (admin-set: clients cannot
-    write it) and one role group."""
-    password = new_password()
-    cognito.admin_create_user(
-        UserPoolId=pool_id,
-        Username=email,
-        MessageAction="SUPPRESS",
-        UserAttributes=[
-            {"Name": "email", "Value": email},
-            {"Name": "email_verified", "Value": "true"},
-            {"Name": auth_contract.TENANT_ATTRIBUTE_CLAIM, "Value": tenant},
-        ],
-    )
-    cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
-    cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=role)
-    return DeployedUser(tenant=tenant, role=role, email=email, password=password)
-
-
-def sign_in(cognito: Any, client_id: str, user: DeployedUser) -> dict[str, str]:
-    """ID and access tokens for `user` through USER_PASSWORD_AUTH on the public client."""
-    result = cognito.initiate_auth(
-        ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": user.email, "PASSWORD": user.password},
-    )
-    if "AuthenticationResult" not in result:
-        raise AssertionError(
-            f"sign-in of {user.email} asked for {result.get('ChallengeName')}: run the deployed suite against an "
-            "environment with identity.allow_password_auth true and identity.mfa not REQUIRED (dev)"
+    def create_user(self, *, tenant: str, role: str, email: str) -> dict[str, str]:
+        """A confirmed user with a verified e-mail, the tenant attribute (set by an admin: no
+        client may write it) and one role group."""
+        password = new_password()
+        pool = self.deployment.user_pool_id
+        self.cognito.admin_create_user(
+            UserPoolId=pool,
+            Username=email,
+            MessageAction="SUPPRESS",
+            UserAttributes=[
+                {"Name": "email", "Value": email},
+                {"Name": "email_verified", "Value": "true"},
+                {"Name": auth_contract.TENANT_ATTRIBUTE_CLAIM, "Value": tenant},
+            ],
         )
-    tokens = result["AuthenticationResult"]
-    return {"access": tokens["AccessToken"], "id": tokens["IdToken"]}
+        user = {"tenant": tenant, "role": role, "email": email, "password": password}
+        self.users[(tenant, role)] = user
+        self.cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
+        self.cognito.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=role)
+        return user
 
+    def delete_users(self) -> None:
+        for user in self.users.values():
+            self.cognito.admin_delete_user(UserPoolId=self.deployment.user_pool_id, Username=user["email"])
+        self.users.clear()
 
-def client_credentials_token(token_url: str, client_id: str, client_secret: str, scope: str) -> str:
-    reply = call(
-        "POST",
-        token_url,
-        form={"grant_type": "client_credentials", "scope": scope},
-        auth=(client_id, client_secret),
-    )
-    if reply.status != 200:
-        raise AssertionError(f"client-credentials token request failed: {reply.status} {reply.body}")
-    return reply.body["access_token"]
+    # -------------------------------------------------------------- the scenario's interface
+
+    def user(self, tenant: str, role: str) -> dict[str, str]:
+        return self.users[(tenant, role)]
+
+    def sign_in(self, email: str, password: str) -> dict[str, Any]:
+        """USER_PASSWORD_AUTH with the SPA client: AccessToken, IdToken, RefreshToken, ExpiresIn."""
+        answer = self.cognito.initiate_auth(
+            ClientId=self.deployment.spa_client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": password},
+        )
+        if "AuthenticationResult" not in answer:
+            raise AssertionError(
+                f"sign-in of {email} asked for {answer.get('ChallengeName')}: run the deployed suite against an "
+                "environment with identity.allow_password_auth true and identity.mfa not REQUIRED (dev)"
+            )
+        return answer["AuthenticationResult"]
+
+    def machine_token(self, scope: str | None = None) -> str:
+        credentials = f"{self.deployment.machine_client_id}:{self.machine_secret}".encode()
+        form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
+        response = request(
+            "POST",
+            f"{self.deployment.managed_login_url}/oauth2/token",
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "Authorization": "Basic " + base64.b64encode(credentials).decode(),
+            },
+            data=urllib.parse.urlencode(form).encode(),
+        )
+        if response.status != 200:
+            raise AssertionError(f"client-credentials token request failed: {response.status} {response.raw!r}")
+        return response.json()["access_token"]
+
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        token: str | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> Response:
+        """One request to the deployed HTTP API."""
+        all_headers = dict(headers or {})
+        if token is not None:
+            all_headers["Authorization"] = f"Bearer {token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            all_headers.setdefault("Content-Type", "application/json")
+        return request(method, self.deployment.api(path), headers=all_headers, data=data)

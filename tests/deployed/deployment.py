@@ -12,7 +12,8 @@ from typing import Any
 OUTPUTS_ENV_VAR = "JWT_AUTH_OUTPUTS"
 # Stack names are `<project>-<env>-<part>` (stacks/stage.py).
 _STACK_NAME = re.compile(r"^(?P<stage>[a-z][a-z0-9-]*)-(?P<part>identity|api|web)$")
-_REGION = re.compile(r"^https://cognito-idp\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/")
+# A user pool id starts with its region: `eu-west-1_AbCdEfGhI`.
+_POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d)_[A-Za-z0-9]+$")
 
 
 class OutputsError(ValueError):
@@ -68,17 +69,17 @@ class Deployment:
                 raise OutputsError(f"the {part} stack has no output {key!r}")
             return value
 
-        issuer = need("identity", "IssuerUrl")
-        region = _REGION.match(issuer)
+        pool_id = need("identity", "UserPoolId")
+        region = _POOL_ID.match(pool_id)
         if region is None:
-            raise OutputsError(f"IssuerUrl {issuer!r} is not a Cognito user pool issuer")
+            raise OutputsError(f"UserPoolId {pool_id!r} is not a Cognito user pool id")
         web = parts.get("web", {})
         web_url = web.get("WebUrl")
         return cls(
             stage=stages.pop(),
             region=region["region"],
-            user_pool_id=need("identity", "UserPoolId"),
-            issuer=issuer,
+            user_pool_id=pool_id,
+            issuer=need("identity", "IssuerUrl"),
             spa_client_id=need("identity", "SpaClientId"),
             machine_client_id=need("identity", "MachineClientId"),
             managed_login_url=need("identity", "ManagedLoginUrl").rstrip("/"),
