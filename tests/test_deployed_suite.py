@@ -15,6 +15,7 @@ import pytest
 import auth_contract
 from local import testing
 from local.templates import from_stage
+from tests import test_e2e_api
 from tests.deployed.client import DeployedStack
 from tests.deployed.deployment import OUTPUTS_ENV_VAR, Deployment, OutputsError
 from tests.synth import Synthesized
@@ -111,7 +112,7 @@ def test_with_an_outputs_file_the_whole_scenario_is_collected(tmp_path):
     assert result.returncode == pytest.ExitCode.OK, result.stdout + result.stderr
     collected = result.stdout
     # The end-to-end scenario of tests/test_e2e_api.py, and the ALB's own checks.
-    scenario = [name for name in dir(__import__("tests.test_e2e_api").test_e2e_api) if name.startswith("test_")]
+    scenario = [name for name in vars(test_e2e_api) if name.startswith("test_")]
     assert scenario
     for name in [*scenario, "test_a_browser_without_a_session_is_sent_to_the_user_pools_sign_in"]:
         assert f"::{name}" in collected, name
