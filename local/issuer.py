@@ -301,7 +301,9 @@ class Issuer:
 
     def _new_session(self, client: AppClient, user: User, challenge: str, **kwargs: Any) -> str:
         token = secrets.token_urlsafe(96)
+        now = self.clock.time()
         with self._lock:
+            self.state.sessions = {k: v for k, v in self.state.sessions.items() if v.expires_at > now}
             self.state.sessions[token] = AuthSession(
                 pool_id=client.pool_id,
                 client_id=client.client_id,
@@ -340,7 +342,13 @@ class Issuer:
         ):
             raise CognitoError("NotAuthorizedException", "Invalid session for the user, session is expired.")
         user = self.directory.user(session.pool_id, session.username)
-        self._check_secret_hash(client, responses.get("USERNAME") or "", responses.get("SECRET_HASH"), user.username)
+        self._check_secret_hash(
+            client,
+            responses.get("USERNAME") or "",
+            responses.get("SECRET_HASH"),
+            user.username,
+            user.attributes.get("email", ""),
+        )
         if name == "PASSWORD_VERIFIER":
             if session.srp is None or not session.srp.verify(responses):
                 raise CognitoError("NotAuthorizedException", "Incorrect username or password.")
@@ -371,7 +379,7 @@ class Issuer:
         if record is None:
             raise CognitoError("NotAuthorizedException", "Invalid Refresh Token")
         user = self.directory.user(record.pool_id, record.username)
-        self._check_secret_hash(client, user.username, auth.get("SECRET_HASH"))
+        self._check_secret_hash(client, user.username, auth.get("SECRET_HASH"), user.attributes.get("email", ""))
         if not user.enabled:
             raise CognitoError("NotAuthorizedException", "User is disabled.")
         tokens = self._user_tokens(client, user, "TokenGeneration_RefreshTokens", record.scopes, record)
@@ -864,8 +872,7 @@ class IssuerHandler(Handler):
         if self.command == "POST" and path == "/login":
             return self._login(query)
         if self.command == "GET" and path == "/logout":
-            target = query.get("logout_uri") or "/"
-            return self.send(302, b"", [("Location", target)])
+            return self._logout(query)
         if path == "/_local/health":
             return self.send_json(200, {"status": "ok"})
         if self.test_hooks and self.command == "POST" and path == "/_local/clock":
@@ -940,6 +947,17 @@ class IssuerHandler(Handler):
         if answer is None:
             return self.send(200, b"", headers)
         self.send_json(200, answer, headers)
+
+    def _logout(self, query: Mapping[str, str]) -> None:
+        """Redirects only to one of the client's sign-out URLs, as Cognito's /logout does."""
+        try:
+            client = self.issuer.directory.client(query.get("client_id") or "")
+        except DirectoryError:
+            return self.send(400, b"<p>error: invalid_client</p>", [("Content-Type", "text/html")])
+        target = query.get("logout_uri")
+        if not target or target not in (client.raw.get("LogoutURLs") or []):
+            return self.send(400, b"<p>error: invalid logout_uri</p>", [("Content-Type", "text/html")])
+        self.send(302, b"", [("Location", target)])
 
     def _login_page(self, query: Mapping[str, str], error: str | None, status: int = 200) -> None:
         try:

@@ -104,7 +104,11 @@ def test_a_one_time_code_is_asked_for_when_the_pool_wants_one() -> None:
     with stubbed(auth) as stub:
         stub.add_response(
             "initiate_auth",
-            {"ChallengeName": "SOFTWARE_TOKEN_MFA", "Session": SESSION, "ChallengeParameters": {"USER_ID_FOR_SRP": "u-1"}},
+            {
+                "ChallengeName": "SOFTWARE_TOKEN_MFA",
+                "Session": SESSION,
+                "ChallengeParameters": {"USER_ID_FOR_SRP": "u-1"},
+            },
             {"ClientId": "spa123", "AuthFlow": "USER_PASSWORD_AUTH", "AuthParameters": ANY},
         )
         stub.add_response(

@@ -532,3 +532,34 @@ def test_admin_api_calls_pass_through_to_moto(local: Local) -> None:
     )["AuthenticationResult"]
     assert claims(result["AccessToken"])[auth_contract.TENANT_CLAIM] == "acme"
     assert time.time() - claims(result["AccessToken"])["iat"] < 60
+
+
+def test_sign_up_may_not_set_the_tenant(local: Local) -> None:
+    with pytest.raises(ClientError) as error:
+        local.idp.sign_up(
+            ClientId=local.spa,
+            Username="newcomer@example.com",
+            Password=demo_password(),
+            UserAttributes=[{"Name": auth_contract.TENANT_ATTRIBUTE_CLAIM, "Value": "acme"}],
+        )
+    assert error_code(error) == "NotAuthorizedException"
+    assert auth_contract.TENANT_ATTRIBUTE_CLAIM in error.value.response["Error"]["Message"]
+
+
+def test_logout_redirects_only_to_the_clients_sign_out_urls(local: Local) -> None:
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args: Any) -> None:
+            return None
+
+    opener = urllib.request.build_opener(NoRedirect)
+
+    def logout(target: str) -> int:
+        query = urllib.parse.urlencode({"client_id": local.spa, "logout_uri": target})
+        try:
+            opener.open(f"{local.stack.issuer_base_url}/logout?{query}", timeout=10)
+        except urllib.error.HTTPError as answer:
+            return answer.code
+        return 200
+
+    assert logout("http://localhost:8765/") == 302
+    assert logout("https://evil.example/") == 400
