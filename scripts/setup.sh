@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs into the project itself, once: a supported Node
-# (only when the one on PATH is older than 22), the pinned CDK CLI and the Python
-# virtualenv. Each part is skipped while the hash of its lock files is unchanged.
+# (only when the one on PATH is older than 22), the pinned CDK CLI, the Python virtualenv and
+# the scanners' virtualenv. Each part is skipped while the hash of its lock files is unchanged.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -62,4 +62,14 @@ if ! { [ -x "$VENV/bin/python" ] && fresh "$VENV/.stamp" "${locks[@]}"; }; then
   quietly "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
     -r requirements-dev.txt -c constraints.txt
   stamp "$VENV/.stamp" "${locks[@]}"
+fi
+
+# 4. The scanners (checkov, pip-audit) in their own virtualenv: checkov's dependencies would
+#    conflict with the pins above. tests/test_template_scanners.py runs them from here.
+SCAN_VENV=${SCAN_VENV:-.venv-scan}
+if ! { [ -x "$SCAN_VENV/bin/checkov" ] && [ -x "$SCAN_VENV/bin/pip-audit" ] && fresh "$SCAN_VENV/.stamp" requirements-scan.txt; }; then
+  log "creating $SCAN_VENV and installing the pinned scanners"
+  [ -x "$SCAN_VENV/bin/python" ] || quietly "$PYTHON" -m venv "$SCAN_VENV"
+  quietly "$SCAN_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r requirements-scan.txt
+  stamp "$SCAN_VENV/.stamp" requirements-scan.txt
 fi

@@ -1,9 +1,13 @@
-"""cfn-lint on every synthesized template: no errors, no warnings except those ignored by rule,
-with a reason, in .cfnlintrc.yaml."""
+"""Scanners on every synthesized template and on the pins: cfn-lint (no errors, no warnings except
+those ignored by rule, with a reason, in .cfnlintrc.yaml), checkov (no failed check except those
+skipped, with a reason, in .checkov.yaml) and pip-audit (no known vulnerability in a pinned
+requirement)."""
 
 from __future__ import annotations
 
 import json
+import subprocess
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -38,3 +42,120 @@ def test_cfn_lint_finds_nothing_in_the_deploy_access_stack():
     template = (synthesize("test").outdir / "jwt-auth-deploy-access.template.json").read_text()
     matches = lint(template, config=ManualArgs(regions=SETTINGS["regions"], ignore_checks=SETTINGS["ignore_checks"]))
     assert [str(match) for match in matches] == []
+
+
+# --------------------------------------------------------------------------- checkov and pip-audit
+# Both run from their own virtualenv (.venv-scan, made by scripts/setup.sh from requirements-scan.txt):
+# checkov's dependencies would conflict with the project's pins.
+
+SCAN_BIN = ROOT / ".venv-scan" / "bin"
+CHECKOV_CONFIG = ROOT / ".checkov.yaml"
+PINNED_REQUIREMENTS = ("constraints.txt", "lambdas/requirements.txt", "service/requirements.txt")
+PYPI = "https://pypi.org/pypi"
+# Pins older than the newest release on PyPI (see test_pip_audit_...): each with why it stays.
+OLDER_PINS_EXPLAINED = {
+    "aws-cdk.asset-awscli-v1": "aws-cdk-lib 2.275.0 requires exactly 2.2.292",
+    "boto3": "pinned in requirements-dev.txt with the tests' moto; the Lambda runtime brings its own boto3",
+    "hypothesis": "test-only, pinned in requirements-dev.txt; upgraded deliberately, not by a scan",
+    "mpmath": "sympy (moto's) requires mpmath<1.4; test-only",
+    "networkx": "3.7 needs Python 3.12 and the project supports 3.11; test-only (cfn-lint)",
+    "python-dateutil": "botocore requires python-dateutil<3",
+    "ruff": "lint-only, pinned in requirements-dev.txt; upgraded deliberately, not by a scan",
+    "typeguard": "jsii (the CDK's Python runtime) requires exactly typeguard 2.13.3",
+}
+
+
+def _scanner(name: str) -> str:
+    path = SCAN_BIN / name
+    assert path.is_file(), f"{path} is missing: run `make setup` (scripts/setup.sh makes .venv-scan)"
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every synthesized template of every environment, plus the deploy-access stack, as files."""
+    folder = tmp_path_factory.mktemp("templates")
+    for env, stack in TEMPLATES:
+        (folder / f"{env}-{stack}.template.json").write_text(json.dumps(synthesize(env).templates[stack]))
+    deploy_access = synthesize("test").outdir / "jwt-auth-deploy-access.template.json"
+    (folder / "deploy-access.template.json").write_text(deploy_access.read_text())
+    return folder
+
+
+def test_checkov_finds_no_failed_check_in_any_template(template_dir: Path) -> None:
+    result = subprocess.run(  # noqa: S603 (fixed arguments)
+        [_scanner("checkov"), "--config-file", str(CHECKOV_CONFIG), "-d", str(template_dir), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    reports = json.loads(result.stdout)
+    reports = reports if isinstance(reports, list) else [reports]
+    [report] = [r for r in reports if r["check_type"] == "cloudformation"]
+    summary = report["summary"]
+    failed = [
+        f"{check['check_id']} {check['file_path']} {check['resource']}" for check in report["results"]["failed_checks"]
+    ]
+    assert failed == []
+    assert summary["parsing_errors"] == 0
+    assert summary["resource_count"] > 0 and summary["passed"] > 0, "checkov scanned nothing"
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_every_checkov_skip_is_commented_with_a_reason() -> None:
+    lines = CHECKOV_CONFIG.read_text().splitlines()
+    skips = [index for index, line in enumerate(lines) if line.strip().startswith("- CKV")]
+    assert skips, "no skip-check entries found"
+    for index in skips:
+        assert lines[index - 1].strip().startswith("#"), f"{lines[index].strip()}: no reason written above it"
+
+
+def _pins() -> dict[str, str]:
+    pins: dict[str, str] = {}
+    for name in PINNED_REQUIREMENTS:
+        for line in (ROOT / name).read_text().splitlines():
+            line = line.split("#", 1)[0].strip()
+            if line and not line.startswith("-"):
+                package, _, version = line.partition("==")
+                assert version, f"{name}: {line!r} is not pinned with =="
+                pins[package.split("[")[0].strip()] = version.strip()
+    return pins
+
+
+def _pypi_project(package: str) -> dict:
+    with urllib.request.urlopen(f"{PYPI}/{package}/json", timeout=30) as response:  # noqa: S310 (fixed https URL)
+        return json.loads(response.read())
+
+
+def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements() -> None:
+    """pip-audit on every pin; no network means a failure, not a pass.
+
+    pip-audit asks PyPI for each pinned version's advisories (`/pypi/<name>/<version>/json`). A
+    registry that serves only the project document (`/pypi/<name>/json`, advisories of the newest
+    release) leaves pip-audit unable to look a pin up: such pins are checked here against that
+    document instead, and a pin older than the newest release must be explained above.
+    """
+    command = [_scanner("pip-audit"), "--disable-pip", "--no-deps", "--progress-spinner", "off", "-f", "json"]
+    for name in PINNED_REQUIREMENTS:
+        command += ["-r", str(ROOT / name)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
+    assert result.stdout.strip(), f"pip-audit gave no report (network down?):\n{result.stderr[-2000:]}"
+    report = json.loads(result.stdout)
+    vulnerable = {dep["name"]: dep["vulns"] for dep in report["dependencies"] if dep.get("vulns")}
+    assert vulnerable == {}
+    assert result.returncode == 0, result.stderr[-2000:]
+
+    pins = {name.lower().replace("_", "-"): version for name, version in _pins().items()}
+    audited = {dep["name"].lower() for dep in report["dependencies"] if "skip_reason" not in dep}
+    unexplained = []
+    for package, version in sorted(pins.items()):
+        if package in audited:
+            continue
+        project = _pypi_project(package)  # raises when PyPI is unreachable: no silent pass
+        newest = project["info"]["version"]
+        if version == newest:
+            assert project["vulnerabilities"] == [], f"{package}=={version}: {project['vulnerabilities']}"
+        elif package not in OLDER_PINS_EXPLAINED and package.replace("-", ".") not in OLDER_PINS_EXPLAINED:
+            unexplained.append(f"{package}=={version} (newest {newest})")
+    assert unexplained == [], "pins that could not be audited: upgrade them or explain them in OLDER_PINS_EXPLAINED"
