@@ -37,3 +37,12 @@ def api_template(test_env: Synthesized) -> Template:
 @pytest.fixture(scope="session")
 def web_template(test_env: Synthesized) -> Template:
     return test_env.template("Web")
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Lines the security tests report (tests/attacks.py: the size of the attack corpus)."""
+    import sys
+
+    attacks = sys.modules.get("tests.attacks")
+    for line in getattr(attacks, "REPORT", []):
+        terminalreporter.write_line(line)
