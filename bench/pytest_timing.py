@@ -99,6 +99,15 @@ cdk.App.__init__ = _init
 cdk.App.synth = _synth
 
 
+seconds_by_file: dict[str, float] = {}
+
+
+def pytest_runtest_logreport(report) -> None:
+    """Setup, call and teardown time of every test, summed by test file."""
+    path = report.nodeid.split("::", 1)[0]
+    seconds_by_file[path] = seconds_by_file.get(path, 0.0) + report.duration
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     out = os.environ.get(PYTEST_TIMING_OUT_ENV)
     if not out:
@@ -114,6 +123,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
                 "synthesize_calls": dict(synthesize_calls),
                 "app_synth_calls": dict(app_synth_calls),
                 "app_synth_seconds": app_synth_seconds,
+                "seconds_by_file": dict(sorted(seconds_by_file.items(), key=lambda pair: -pair[1])),
             },
             indent=2,
         )

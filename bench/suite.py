@@ -45,7 +45,10 @@ def run() -> list[Measurement]:
     synth_seconds = sum(timing["synthesize_seconds"].values())
     share = synth_seconds / wall
     suite_ok = wall < TARGET_SECONDS
-    note = f"{summary}; floor = time in tests.synth.synthesize"
+    slowest = list(timing["seconds_by_file"].items())[:4]
+    note = f"{summary}; floor = time in tests.synth.synthesize; slowest files: " + ", ".join(
+        f"{Path(path).name} {seconds:.0f} s" for path, seconds in slowest
+    )
     if timing["exitstatus"] != 0:
         note += f"; pytest exit status {timing['exitstatus']} (the suite is red: figures still stand, the verdict is about time)"
     per_configuration = timing["app_synth_calls"]
@@ -68,6 +71,7 @@ def run() -> list[Measurement]:
                 "app_synth_seconds": round(timing["app_synth_seconds"], 2),
                 "outcomes": outcomes,
                 "exitstatus": timing["exitstatus"],
+                "seconds_by_file": {path: round(seconds, 2) for path, seconds in timing["seconds_by_file"].items()},
             },
         ),
         Measurement(
