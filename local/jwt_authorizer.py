@@ -69,9 +69,8 @@ class JwksCache:
             discovery = self.fetch(f"{issuer.rstrip('/')}/.well-known/openid-configuration", JWKS_TIMEOUT_SECONDS)
             jwks = self.fetch(str(discovery["jwks_uri"]), JWKS_TIMEOUT_SECONDS)
             keys = {str(key["kid"]): key for key in jwks.get("keys", []) if isinstance(key, dict) and "kid" in key}
-        except Exception:  # noqa: BLE001 - any fetch failure means no keys: the token is refused
-            self._keys.pop(issuer, None)
-            return None
+        except Exception:  # noqa: BLE001 - a failed fetch keeps the keys already known, if any
+            return self._keys.get(issuer)
         entry = (now + JWKS_TTL_SECONDS, keys)
         self._keys[issuer] = entry
         return entry

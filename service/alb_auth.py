@@ -38,8 +38,9 @@ ALB_ARN_PATTERN = re.compile(
 MAX_TOKEN_BYTES = 16 * 1024
 MAX_KEY_BYTES = 4 * 1024
 DEFAULT_FETCH_TIMEOUT_SECONDS = 1.5
-# A kid whose key could not be fetched is not fetched again for this long: bad or unknown kids
-# cost one request per window, and an endpoint outage does not stall every request.
+# After a key fetch fails (an unknown kid, the endpoint down), no uncached kid is fetched for this
+# long: a flood of made-up kids costs one request per window, whatever the kids, and an endpoint
+# outage does not stall every request.
 FAILED_FETCH_BACKOFF_SECONDS = 10.0
 MAX_CACHED_KEYS = 16
 
@@ -73,7 +74,7 @@ _opener = urllib.request.build_opener(_NoRedirects)
 
 
 class AlbPublicKeys:
-    """Fetches ALB public keys by kid, caches them, and backs off from kids that failed."""
+    """Fetches ALB public keys by kid, caches them, and backs off after a failed fetch."""
 
     def __init__(
         self,
@@ -90,7 +91,7 @@ class AlbPublicKeys:
         self.max_keys = max_keys
         self.clock = clock
         self._keys: OrderedDict[str, ec.EllipticCurvePublicKey] = OrderedDict()
-        self._failed: dict[str, float] = {}
+        self._failed_at: float | None = None
         self._lock = threading.Lock()
         self._fetch_lock = threading.Lock()
 
@@ -109,18 +110,16 @@ class AlbPublicKeys:
             key = self._cached(kid)
             if key is not None:
                 return key
-            with self._lock:
-                failed_at = self._failed.get(kid)
-            if failed_at is not None and self.clock() - failed_at < self.backoff:
-                raise AlbAuthError("key fetch for this kid failed recently")
+            # One timestamp for every kid: per-kid backoff would let each made-up kid cost a fetch
+            # (and an entry in memory).
+            if self._failed_at is not None and self.clock() - self._failed_at < self.backoff:
+                raise AlbAuthError("a key fetch failed recently")
             try:
                 key = self._fetch(url)
             except AlbAuthError:
-                with self._lock:
-                    self._failed[kid] = self.clock()
+                self._failed_at = self.clock()
                 raise
             with self._lock:
-                self._failed.pop(kid, None)
                 self._keys[kid] = key
                 while len(self._keys) > self.max_keys:
                     self._keys.popitem(last=False)
