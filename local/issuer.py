@@ -585,11 +585,9 @@ class Issuer:
     @staticmethod
     def _check_writable(client: AppClient, names: list[str]) -> None:
         writable = client.write_attributes
-        refused = sorted(name for name in names if writable and name not in writable)
-        if refused:
-            raise CognitoError(
-                "NotAuthorizedException", f"A client attempted to write unauthorized attribute {refused[0]}"
-            )
+        if any(writable and name not in writable for name in names):
+            # Cognito's own message: it does not say which attribute.
+            raise CognitoError("NotAuthorizedException", "A client attempted to write unauthorized attribute")
 
     # ------------------------------------------------------------------ revocation
 
