@@ -648,6 +648,11 @@ class GatewayHandler(Handler):
         self.send(response.status, response.body, response.headers)
 
 
-def gateway_server(host: str, port: int, gateway: Gateway) -> LocalServer:
+def gateway_server(host: str, port: int, gateway: Gateway | None = None) -> LocalServer:
+    """A server for one API, bound now; `serve(server, gateway)` gives it the API when that is built."""
     handler = type("BoundGatewayHandler", (GatewayHandler,), {"gateway": gateway})
     return LocalServer(host, port, handler)
+
+
+def serve(server: LocalServer, gateway: Gateway) -> None:
+    server.RequestHandlerClass.gateway = gateway  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from typing import Any
 import boto3
 
 from local.directory import UserDirectory, moto_password_reader
-from local.gateway import Gateway, HttpApi, gateway_server, http_apis_from_template
+from local.gateway import Gateway, HttpApi, gateway_server, http_apis_from_template, serve
 from local.httpserver import LocalServer
 from local.intrinsics import Resolver, StackValues
 from local.issuer import Issuer, issuer_server
@@ -120,7 +120,7 @@ class LocalStack:
         for values in self.stacks.values():
             api_ids = list(values.resources_of_type("AWS::ApiGatewayV2::Api"))
             for logical_id in api_ids:
-                server = gateway_server(self.host, self.api_port if first else 0, gateway=None)  # type: ignore[arg-type]
+                server = gateway_server(self.host, self.api_port if first else 0)
                 first = False
                 self.api_servers[logical_id] = server
                 self._servers.append(server)
@@ -128,14 +128,14 @@ class LocalStack:
                 values, self.resolver, self.runtime, jwks, endpoint_for=lambda lid: self.api_servers[lid].url
             )
             for api in apis:
-                server = self.api_servers[api.logical_id]
-                server.RequestHandlerClass.gateway = Gateway(
+                gateway = Gateway(
                     api,
                     runtime=self.runtime,
                     clock=self.clock,
                     region=self.assembly.region,
                     account=self.assembly.account,
                 )
+                serve(self.api_servers[api.logical_id], gateway)
                 self.apis.append(api)
         self._load_functions()
         if self.seed:
