@@ -66,7 +66,9 @@ class MachineTokenVerifier:
             raise MachineAuthError(f"token rejected: {type(error).__name__}") from None
         if claims.get("token_use") != "access":
             raise MachineAuthError("not an access token")
-        if claims.get("client_id") not in self.client_ids:
+        client_id = claims.get("client_id")
+        # A list or object here would make the set lookup raise TypeError (a 500) instead of a 401.
+        if not isinstance(client_id, str) or client_id not in self.client_ids:
             raise MachineAuthError("client not allowed")
         scopes = tuple(str(claims.get("scope") or "").split())
         if self.required_scope not in scopes:

@@ -93,6 +93,8 @@ class AccessTokenVerifier:
             raise TokenError(type(error).__name__) from None
         if claims.get("token_use") != "access":
             raise TokenError("not an access token")
-        if claims.get("client_id") not in self.settings.client_ids:
+        client_id = claims.get("client_id")
+        # A list or object here would make the set lookup raise TypeError instead of a TokenError.
+        if not isinstance(client_id, str) or client_id not in self.settings.client_ids:
             raise TokenError("client not allowed")
         return claims
