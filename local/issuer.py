@@ -240,8 +240,10 @@ class Issuer:
         return CognitoError(error.code, error.message)
 
     def initiate_auth(self, params: dict[str, Any], pool_id: str | None = None) -> dict[str, Any]:
-        client = self._client(params, pool_id)
         flow = params.get("AuthFlow")
+        if pool_id is None and flow in ("ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"):
+            raise CognitoError("InvalidParameterException", "Initiate Auth method not supported")
+        client = self._client(params, pool_id)
         auth = params.get("AuthParameters") or {}
         if flow in ("USER_PASSWORD_AUTH", "ADMIN_USER_PASSWORD_AUTH", "ADMIN_NO_SRP_AUTH"):
             allowed = "USER_PASSWORD_AUTH" if flow == "USER_PASSWORD_AUTH" else "ADMIN_USER_PASSWORD_AUTH"

@@ -565,3 +565,22 @@ def test_logout_redirects_only_to_the_clients_sign_out_urls(local: Local) -> Non
 
     assert logout("http://localhost:8765/") == 302
     assert logout("https://evil.example/") == 400
+
+
+def test_admin_flows_are_refused_on_the_public_api(local: Local) -> None:
+    user = local.user("acme", auth_contract.VIEWER)
+    with pytest.raises(ClientError) as error:
+        local.idp.initiate_auth(
+            ClientId=local.spa,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": user.email, "PASSWORD": user.password},
+        )
+    assert error_code(error) == "InvalidParameterException"
+    with pytest.raises(ClientError) as error:  # and the SPA client does not allow the admin flow either
+        local.idp.admin_initiate_auth(
+            UserPoolId=local.pool_id,
+            ClientId=local.spa,
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": user.email, "PASSWORD": user.password},
+        )
+    assert error_code(error) == "InvalidParameterException"
