@@ -100,12 +100,14 @@ cdk.App.synth = _synth
 
 
 seconds_by_file: dict[str, float] = {}
+seconds_by_test: dict[str, float] = {}
 
 
 def pytest_runtest_logreport(report) -> None:
-    """Setup, call and teardown time of every test, summed by test file."""
+    """Setup, call and teardown time of every test, summed by test and by test file."""
     path = report.nodeid.split("::", 1)[0]
     seconds_by_file[path] = seconds_by_file.get(path, 0.0) + report.duration
+    seconds_by_test[report.nodeid] = seconds_by_test.get(report.nodeid, 0.0) + report.duration
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
@@ -124,6 +126,7 @@ def pytest_sessionfinish(session, exitstatus) -> None:
                 "app_synth_calls": dict(app_synth_calls),
                 "app_synth_seconds": app_synth_seconds,
                 "seconds_by_file": dict(sorted(seconds_by_file.items(), key=lambda pair: -pair[1])),
+                "slowest_tests": dict(sorted(seconds_by_test.items(), key=lambda pair: -pair[1])[:15]),
             },
             indent=2,
         )

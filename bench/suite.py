@@ -72,6 +72,7 @@ def run() -> list[Measurement]:
                 "outcomes": outcomes,
                 "exitstatus": timing["exitstatus"],
                 "seconds_by_file": {path: round(seconds, 2) for path, seconds in timing["seconds_by_file"].items()},
+                "slowest_tests": {test: round(seconds, 2) for test, seconds in timing["slowest_tests"].items()},
             },
         ),
         Measurement(
