@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import os
@@ -14,10 +15,22 @@ from pathlib import Path
 DEFAULT_PORTS = {"api": 8787, "issuer": 8788, "moto": 8789}
 
 
+def loopback(value: str) -> str:
+    """Only loopback: the issuer passes moto's admin API through and nothing here checks AWS credentials."""
+    try:
+        if ipaddress.ip_address(value).is_loopback:
+            return value
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"{value!r} is not a loopback address (use 127.0.0.1)")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__)
     parser.add_argument("--env", default="dev", help="environment in cdk.json (default: dev)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", type=loopback, help="loopback address to listen on (default: 127.0.0.1)"
+    )
     parser.add_argument("--api-port", type=int, default=DEFAULT_PORTS["api"], help="HTTP API port (0: any free)")
     parser.add_argument("--issuer-port", type=int, default=DEFAULT_PORTS["issuer"], help="issuer port (0: any free)")
     parser.add_argument("--moto-port", type=int, default=DEFAULT_PORTS["moto"], help="moto port (0: any free)")

@@ -86,3 +86,11 @@ def test_the_banner_shows_a_client_session_to_try() -> None:
     text = banner(summary, None)
     assert "python -m client login admin.acme@example.com" in text
     assert "python -m client call GET /items" in text
+
+
+def test_it_listens_on_loopback_only() -> None:
+    from local.__main__ import parse_args
+
+    assert parse_args(["--host", "127.0.0.2"]).host == "127.0.0.2"
+    with pytest.raises(SystemExit):
+        parse_args(["--host", "0.0.0.0"])  # noqa: S104 - the address being refused
