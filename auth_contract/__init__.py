@@ -40,20 +40,21 @@ ROLE_SCOPES = MappingProxyType(
 ROLES = tuple(ROLE_SCOPES)
 
 # The tenant lives in an immutable custom attribute; the trigger copies it and the
-# roles into both tokens under these claim names.
+# roles into both tokens under these claim names. Federated users get the tenant their
+# identity provider is configured for (never from an attribute: Cognito requires every
+# attribute an IdP maps to be mutable and writable by the client, so a user could change it).
 TENANT_ATTRIBUTE = "tenant_id"
 TENANT_ATTRIBUTE_CLAIM = f"custom:{TENANT_ATTRIBUTE}"
-# Federated users get their tenant from their IdP through this one instead: attributes an IdP
-# maps must be mutable, so it cannot be the immutable tenant_id. No client may write either.
-FEDERATED_TENANT_ATTRIBUTE = "idp_tenant_id"
 TENANT_CLAIM = "tenant_id"
 ROLES_CLAIM = "roles"
 GROUPS_CLAIM = "cognito:groups"
 
 # User attributes an app client may write. Anything that grants rights (the tenant,
-# and groups, which are not attributes at all) is deliberately absent.
-WRITABLE_ATTRIBUTES = ("name", "given_name", "family_name", "locale", "zoneinfo")
-READABLE_ATTRIBUTES = (*WRITABLE_ATTRIBUTES, "email", "email_verified", TENANT_ATTRIBUTE_CLAIM)
+# and groups, which are not attributes at all) is deliberately absent. `email` must be
+# writable: Cognito requires every client to be able to write the pool's required attributes
+# and the attributes its identity providers map; changing it needs a verification code.
+WRITABLE_ATTRIBUTES = ("email", "name", "given_name", "family_name", "locale", "zoneinfo")
+READABLE_ATTRIBUTES = (*WRITABLE_ATTRIBUTES, "email_verified", TENANT_ATTRIBUTE_CLAIM)
 
 
 def qualified_scope(resource_server: str, scope: str) -> str:

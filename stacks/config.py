@@ -60,6 +60,7 @@ HOSTED_ZONE_ID_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 RESOURCE_SERVER_PATTERN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$")
 GROUP_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
+TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 IDP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 LOCALHOST_URL_PATTERN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?(/.*)?$")
@@ -109,7 +110,7 @@ class OidcProviderConfig:
     issuer_url: str
     client_id: str
     client_secret_name: str
-    tenant_claim: str
+    tenant_id: str  # every user of this identity provider belongs to this tenant
     scopes: tuple[str, ...]
 
 
@@ -117,9 +118,7 @@ class OidcProviderConfig:
 class SocialProviderConfig:
     client_id: str
     client_secret_name: str
-    # The provider's claim that carries the tenant (Google Workspace: "hd"); None where the
-    # provider has none: its users get tokens only once an admin assigns their tenant.
-    tenant_claim: str | None = None
+    tenant_id: str  # every user of this identity provider belongs to this tenant
 
 
 @dataclass(frozen=True)
@@ -131,6 +130,16 @@ class FederationConfig:
     @property
     def enabled(self) -> bool:
         return bool(self.oidc or self.google or self.facebook)
+
+    @property
+    def tenants_by_provider(self) -> dict[str, str]:
+        """Cognito's provider name (the prefix of a federated user's name) -> that provider's tenant."""
+        tenants = {provider.name: provider.tenant_id for provider in self.oidc}
+        if self.google is not None:
+            tenants["Google"] = self.google.tenant_id
+        if self.facebook is not None:
+            tenants["Facebook"] = self.facebook.tenant_id
+        return tenants
 
 
 @dataclass(frozen=True)
@@ -392,6 +401,12 @@ def _read_secret_name(r: _Reader) -> str:
     )
 
 
+def _read_tenant_id(r: _Reader) -> str:
+    return r.string(
+        "tenant_id", TENANT_ID_PATTERN, "1-64 letters, digits, '_' or '-': the tenant of every user of this provider"
+    )
+
+
 def _read_federation(r: _Reader | None) -> FederationConfig:
     if r is None:
         return FederationConfig()
@@ -403,7 +418,7 @@ def _read_federation(r: _Reader | None) -> FederationConfig:
                 issuer_url=p.string("issuer_url", HTTPS_URL_PATTERN, "an https:// URL"),
                 client_id=p.string("client_id"),
                 client_secret_name=_read_secret_name(p),
-                tenant_claim=p.string("tenant_claim", default="tenant_id"),
+                tenant_id=_read_tenant_id(p),
                 scopes=p.strings("scopes", default=["openid", "email", "profile"]),
             )
         )
@@ -415,7 +430,7 @@ def _read_federation(r: _Reader | None) -> FederationConfig:
             social[kind] = SocialProviderConfig(
                 client_id=s.string("client_id"),
                 client_secret_name=_read_secret_name(s),
-                tenant_claim=s.string("tenant_claim", default=None),
+                tenant_id=_read_tenant_id(s),
             )
             s.done()
     r.done()

@@ -6,6 +6,8 @@ tests/test_logical_ids.py. Never rename or move the `UserPool` construct.
 
 from __future__ import annotations
 
+import json
+
 import aws_cdk as cdk
 from aws_cdk import Duration
 from aws_cdk import aws_certificatemanager as acm
@@ -42,7 +44,11 @@ class IdentityStack(cdk.Stack):
             description="Adds tenant_id and roles to ID and access tokens, and API scopes from the user's groups",
             log_retention=log_retention(config),
             removal_policy=cdk.RemovalPolicy.DESTROY,
-            environment={"RESOURCE_SERVER_IDENTIFIER": identity.resource_server_identifier},
+            environment={
+                "RESOURCE_SERVER_IDENTIFIER": identity.resource_server_identifier,
+                # Federated users belong to the tenant their identity provider is configured for.
+                "FEDERATED_TENANTS": json.dumps(identity.federation.tenants_by_provider, sort_keys=True),
+            },
             memory_size=256,
             timeout_seconds=5,
         )
@@ -62,7 +68,6 @@ class IdentityStack(cdk.Stack):
             ),
             custom_attributes={
                 auth_contract.TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=False),
-                auth_contract.FEDERATED_TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=True),
             },
             password_policy=cognito.PasswordPolicy(
                 min_length=12,
@@ -116,6 +121,8 @@ class IdentityStack(cdk.Stack):
         ]
 
         # Clients may read the tenant but never write it, nor anything else that grants rights.
+        # Every client must be able to write the required attribute (email) and what the
+        # identity providers map (email only): Cognito rejects a client that cannot.
         read_attributes = (
             cognito.ClientAttributes()
             .with_standard_attributes(
@@ -130,7 +137,7 @@ class IdentityStack(cdk.Stack):
             .with_custom_attributes(auth_contract.TENANT_ATTRIBUTE)
         )
         write_attributes = cognito.ClientAttributes().with_standard_attributes(
-            fullname=True, given_name=True, family_name=True, locale=True, timezone=True
+            email=True, fullname=True, given_name=True, family_name=True, locale=True, timezone=True
         )
         common = {
             "enable_token_revocation": True,
@@ -185,7 +192,11 @@ class IdentityStack(cdk.Stack):
                 flows=cognito.OAuthFlows(client_credentials=True),
                 scopes=[scope_of[name] for name in auth_contract.MACHINE_SCOPES],
             ),
-            **{**common, "read_attributes": cognito.ClientAttributes(), "write_attributes": cognito.ClientAttributes()},
+            **{
+                **common,
+                "read_attributes": cognito.ClientAttributes(),
+                "write_attributes": cognito.ClientAttributes().with_standard_attributes(email=True),
+            },
         )
         for client in self.clients:
             # No user sign-in flow for clients that sign in through OAuth only; Cognito needs
@@ -260,12 +271,9 @@ class IdentityStack(cdk.Stack):
         providers: list[cognito.UserPoolIdentityProviderBase] = []
         email = cognito.ProviderAttribute
 
-        def tenant_mapping(claim: str | None) -> dict[str, cognito.ProviderAttribute] | None:
-            if claim is None:
-                return None
-            # CDK uses the key as written: custom attributes need their "custom:" prefix here.
-            return {f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}": cognito.ProviderAttribute.other(claim)}
-
+        # Only email is mapped: a mapped attribute must be writable by the client, so nothing that
+        # grants rights can come through a mapping. The tenant of a federated user is the one
+        # its provider is configured for (tenants_by_provider, applied by the pre-token trigger).
         oidc: OidcProviderConfig
         for oidc in federation.oidc:
             providers.append(
@@ -279,11 +287,7 @@ class IdentityStack(cdk.Stack):
                     issuer_url=oidc.issuer_url,
                     scopes=list(oidc.scopes),
                     attribute_request_method=cognito.OidcAttributeRequestMethod.GET,
-                    attribute_mapping=cognito.AttributeMapping(
-                        email=email.other("email"),
-                        email_verified=email.other("email_verified"),
-                        custom=tenant_mapping(oidc.tenant_claim),
-                    ),
+                    attribute_mapping=cognito.AttributeMapping(email=email.other("email")),
                 )
             )
         if federation.google is not None:
@@ -295,11 +299,7 @@ class IdentityStack(cdk.Stack):
                     client_id=federation.google.client_id,
                     client_secret_value=cdk.SecretValue.secrets_manager(federation.google.client_secret_name),
                     scopes=["openid", "email", "profile"],
-                    attribute_mapping=cognito.AttributeMapping(
-                        email=email.GOOGLE_EMAIL,
-                        email_verified=email.GOOGLE_EMAIL_VERIFIED,
-                        custom=tenant_mapping(federation.google.tenant_claim),
-                    ),
+                    attribute_mapping=cognito.AttributeMapping(email=email.GOOGLE_EMAIL),
                 )
             )
         if federation.facebook is not None:
@@ -313,9 +313,7 @@ class IdentityStack(cdk.Stack):
                         federation.facebook.client_secret_name
                     ).unsafe_unwrap(),
                     scopes=["public_profile", "email"],
-                    attribute_mapping=cognito.AttributeMapping(
-                        email=email.FACEBOOK_EMAIL, custom=tenant_mapping(federation.facebook.tenant_claim)
-                    ),
+                    attribute_mapping=cognito.AttributeMapping(email=email.FACEBOOK_EMAIL),
                 )
             )
         return providers

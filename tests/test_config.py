@@ -178,6 +178,16 @@ def test_environments_differ_in_data_not_code():
         ),
         (
             "test",
+            lambda c: c["identity"]["federation"]["google"].pop("tenant_id"),
+            "environments.test.identity.federation.google.tenant_id: required, but not set",
+        ),
+        (
+            "test",
+            lambda c: c["identity"]["federation"]["oidc"][0].update(tenant_id="acme/../globex"),
+            "environments.test.identity.federation.oidc[0].tenant_id='acme/../globex' is not allowed: 1-64 letters",
+        ),
+        (
+            "test",
             lambda c: c["identity"]["federation"]["oidc"][0].update(client_secret_name="s3cr3t value!"),
             "environments.test.identity.federation.oidc[0].client_secret_name='s3cr3t value!' is not allowed: "
             "the name of a Secrets Manager secret",

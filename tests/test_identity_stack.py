@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import aws_cdk as cdk
 import pytest
@@ -15,7 +16,7 @@ from tests.synth import synthesize
 
 POOL = "AWS::Cognito::UserPool"
 CLIENT = "AWS::Cognito::UserPoolClient"
-RIGHTS_BEARING = {auth_contract.TENANT_ATTRIBUTE_CLAIM, f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}"}
+RIGHTS_BEARING = {auth_contract.TENANT_ATTRIBUTE_CLAIM}
 
 
 def identity(env: str) -> Template:
@@ -155,7 +156,15 @@ def test_no_client_can_write_the_tenant_or_any_rights_bearing_attribute(env):
         writable = set(client["WriteAttributes"])
         assert not writable & RIGHTS_BEARING, f"{env} {name} may write {writable & RIGHTS_BEARING}"
         assert not any(attribute.startswith("custom:") for attribute in writable), (env, name, writable)
-        assert writable <= set(auth_contract.WRITABLE_ATTRIBUTES) | {"name", "zoneinfo"}, (env, name, writable)
+        assert writable <= set(auth_contract.WRITABLE_ATTRIBUTES), (env, name, writable)
+        # Cognito rejects a client that cannot write a required attribute.
+        assert "email" in writable, (env, name)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "test"])
+def test_no_client_hands_out_the_scope_that_lets_users_edit_their_own_attributes(env):
+    for name, client in clients(env).items():
+        assert "aws.cognito.signin.user.admin" not in scope_names(client), (env, name)
 
 
 @pytest.mark.parametrize("env", ["dev", "prod", "test"])
@@ -211,7 +220,7 @@ def test_machine_client_has_a_secret_client_credentials_only_and_only_the_machin
     assert machine["AllowedOAuthFlows"] == ["client_credentials"]
     assert scope_names(machine) == list(auth_contract.MACHINE_SCOPES)
     assert machine["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
-    assert machine["ReadAttributes"] == [] and machine["WriteAttributes"] == []
+    assert machine["ReadAttributes"] == [] and machine["WriteAttributes"] == ["email"]
 
 
 @pytest.mark.parametrize(("env", "minutes", "refresh_days"), [("dev", 60, 30), ("prod", 15, 7), ("test", 15, 1)])
@@ -299,13 +308,32 @@ def test_federated_providers_map_email_and_tenant_and_read_secrets_from_secrets_
         assert "email" in properties["AttributeMapping"]
         secret = properties["ProviderDetails"]["client_secret"]
         assert "{{resolve:secretsmanager:jwt-auth/test/" in str(secret), "client secret must come from Secrets Manager"
-    tenant_claims = {
-        p["Properties"]["ProviderType"]: p["Properties"]["AttributeMapping"].get(
-            f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}"
-        )
-        for p in providers.values()
-    }
-    assert tenant_claims == {"OIDC": "tenant", "Google": "hd", "Facebook": None}
+    mappings = {p["Properties"]["ProviderType"]: p["Properties"]["AttributeMapping"] for p in providers.values()}
+    # Only email: every mapped attribute must be client-writable, so none may grant rights.
+    assert mappings == {"OIDC": {"email": "email"}, "Google": {"email": "email"}, "Facebook": {"email": "email"}}
+
+
+def test_federated_users_get_the_tenant_configured_for_their_provider(identity_template):
+    (trigger,) = (
+        f
+        for f in identity_template.find_resources("AWS::Lambda::Function").values()
+        if f["Properties"]["Handler"].startswith("pre_token_generation.")
+    )
+    tenants = json.loads(trigger["Properties"]["Environment"]["Variables"]["FEDERATED_TENANTS"])
+    assert tenants == {"Facebook": "facebook-users", "Google": "google-users", "Okta": "okta-tenant"}
+
+
+def test_the_pool_has_no_mutable_custom_attribute_that_could_carry_rights(identity_template):
+    (pool,) = identity_template.find_resources(POOL).values()
+    custom = [a for a in pool["Properties"]["Schema"] if "AttributeDataType" in a]
+    assert custom == [
+        {
+            "AttributeDataType": "String",
+            "Mutable": False,
+            "Name": auth_contract.TENANT_ATTRIBUTE,
+            "StringAttributeConstraints": {"MaxLength": "64", "MinLength": "1"},
+        }
+    ]
 
 
 def test_identity_stack_outputs_everything_a_client_needs(identity_template):

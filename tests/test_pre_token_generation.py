@@ -137,25 +137,61 @@ def test_user_without_a_tenant_gets_no_tokens(attributes):
         handler.lambda_handler(event(groups=["admin"], attributes=attributes), None)
 
 
-def test_federated_user_gets_the_tenant_their_identity_provider_maps():
-    attributes = {
-        "sub": "x",
-        "identities": '[{"providerName":"Okta","providerType":"OIDC","userId":"00u1"}]',
-        f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}": "tenant-b",
-    }
-    result = details(event(groups=["viewer"], attributes=attributes))
-    assert result["accessTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "tenant-b"
+FEDERATED_TENANTS = '{"Google": "google-users", "Okta": "okta-tenant"}'
 
 
-def test_the_immutable_tenant_wins_over_an_identity_provider_value():
-    attributes = {
-        "sub": "x",
-        "custom:tenant_id": "tenant-a",
-        f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}": "tenant-b",
+def federated_event(provider="Okta", user_name="Okta_00u1abcd", attributes=None):
+    e = event(groups=["viewer"])
+    e["userName"] = user_name
+    e["request"]["userAttributes"] = {
+        "sub": "6a1b2c3d-0000-4000-8000-000000000001",
+        "email": "grace@okta.example",
+        "identities": (
+            f'[{{"userId":"00u1abcd","providerName":"{provider}","providerType":"OIDC",'
+            '"issuer":null,"primary":true,"dateCreated":1764370000000}]'
+        ),
+        **(attributes or {}),
     }
-    assert (
-        details(event(attributes=attributes))["idTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "tenant-a"
-    )
+    return e
+
+
+def test_federated_user_gets_the_tenant_its_identity_provider_is_configured_for(monkeypatch):
+    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
+    result = details(federated_event())
+    assert result["accessTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "okta-tenant"
+    assert result["idTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "okta-tenant"
+
+
+@pytest.mark.parametrize(
+    ("provider", "user_name"),
+    [("Facebook", "Facebook_123"), ("Okta", "Google_123"), ("Okta", "okta_00u1abcd")],
+    ids=["provider-without-tenant", "name-of-another-provider", "name-not-matching-case"],
+)
+def test_federated_user_of_an_unconfigured_or_inconsistent_provider_gets_no_tokens(monkeypatch, provider, user_name):
+    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
+    with pytest.raises(handler.MissingTenantError):
+        handler.lambda_handler(federated_event(provider, user_name), None)
+
+
+@pytest.mark.parametrize("identities", ["not json", "{}", "[]", '[{"providerName":"Okta"},{"providerName":"Google"}]'])
+def test_malformed_identities_never_grant_a_tenant(monkeypatch, identities):
+    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
+    e = federated_event()
+    e["request"]["userAttributes"]["identities"] = identities
+    with pytest.raises(handler.MissingTenantError):
+        handler.lambda_handler(e, None)
+
+
+def test_a_native_users_immutable_tenant_wins_over_any_provider(monkeypatch):
+    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
+    e = federated_event(attributes={"custom:tenant_id": "tenant-a"})
+    assert details(e)["idTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "tenant-a"
+
+
+def test_no_federated_tenants_configured_means_federated_users_get_no_tokens(monkeypatch):
+    monkeypatch.delenv("FEDERATED_TENANTS", raising=False)
+    with pytest.raises(handler.MissingTenantError):
+        handler.lambda_handler(federated_event(), None)
 
 
 def test_the_event_is_returned_with_only_the_response_filled_in():

@@ -9,6 +9,7 @@ UI) are suppressed. A user without a tenant gets no tokens at all.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from typing import Any
@@ -23,14 +24,34 @@ class MissingTenantError(Exception):
     """The user has no tenant, so no token may be issued. Cognito shows the message to the caller."""
 
 
-def tenant_of(user_attributes: dict[str, str]) -> str:
-    """The user's tenant: the immutable attribute, or for federated users the one their IdP maps."""
-    tenant = user_attributes.get(auth_contract.TENANT_ATTRIBUTE_CLAIM) or user_attributes.get(
-        f"custom:{auth_contract.FEDERATED_TENANT_ATTRIBUTE}"
-    )
-    if not tenant or not tenant.strip():
+def _federated_provider(event: dict[str, Any]) -> str | None:
+    """The identity provider of a federated user, from Cognito's own `identities` attribute, only
+    when the user name agrees (Cognito names federated users `<provider>_<id>`)."""
+    identities = ((event.get("request") or {}).get("userAttributes") or {}).get("identities")
+    if not identities:
+        return None
+    try:
+        linked = json.loads(identities)
+    except ValueError:
+        return None
+    if not isinstance(linked, list) or len(linked) != 1 or not isinstance(linked[0], dict):
+        return None
+    provider = linked[0].get("providerName")
+    if isinstance(provider, str) and str(event.get("userName", "")).startswith(f"{provider}_"):
+        return provider
+    return None
+
+
+def tenant_of(event: dict[str, Any], federated_tenants: dict[str, str]) -> str:
+    """The user's tenant: their immutable attribute, or their identity provider's configured tenant."""
+    attributes = (event.get("request") or {}).get("userAttributes") or {}
+    tenant = (attributes.get(auth_contract.TENANT_ATTRIBUTE_CLAIM) or "").strip()
+    if not tenant:
+        provider = _federated_provider(event)
+        tenant = federated_tenants.get(provider, "") if provider else ""
+    if not tenant:
         raise MissingTenantError("Sign-in refused: the user is not assigned to a tenant")
-    return tenant.strip()
+    return tenant
 
 
 def roles_of(event: dict[str, Any]) -> list[str]:
@@ -39,10 +60,12 @@ def roles_of(event: dict[str, Any]) -> list[str]:
     return [role for role in auth_contract.ROLES if role in groups]
 
 
-def token_customization(event: dict[str, Any], resource_server: str) -> dict[str, Any]:
+def token_customization(
+    event: dict[str, Any], resource_server: str, federated_tenants: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The `claimsAndScopeOverrideDetails` for this sign-in or refresh."""
     request = event.get("request") or {}
-    tenant = tenant_of(request.get("userAttributes") or {})
+    tenant = tenant_of(event, federated_tenants or {})
     roles = roles_of(event)
     granted = {auth_contract.qualified_scope(resource_server, s) for s in auth_contract.scopes_for_roles(roles)}
     every_api_scope = {auth_contract.qualified_scope(resource_server, s) for s in auth_contract.API_SCOPES}
@@ -60,7 +83,8 @@ def token_customization(event: dict[str, Any], resource_server: str) -> dict[str
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     resource_server = os.environ["RESOURCE_SERVER_IDENTIFIER"]
-    details = token_customization(event, resource_server)
+    federated_tenants = json.loads(os.environ.get("FEDERATED_TENANTS") or "{}")
+    details = token_customization(event, resource_server, federated_tenants)
     access = details["accessTokenGeneration"]
     logger.info(
         "token customized",
