@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 import subprocess
 import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -82,15 +84,32 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def test_checkov_finds_no_failed_check_in_any_template(template_dir: Path) -> None:
-    result = subprocess.run(  # noqa: S603 (fixed arguments)
-        [_scanner("checkov"), "--config-file", str(CHECKOV_CONFIG), "-d", str(template_dir), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    reports = json.loads(result.stdout)
+@pytest.fixture(scope="module")
+def scans(template_dir: Path) -> Iterator[dict[str, subprocess.Popen]]:
+    """checkov and pip-audit started side by side (each takes seconds); each test waits for its own."""
+    audit = [_scanner("pip-audit"), "--disable-pip", "--no-deps", "--progress-spinner", "off", "-f", "json"]
+    for name in PINNED_REQUIREMENTS:
+        audit += ["-r", str(ROOT / name)]
+    checkov = [_scanner("checkov"), "--config-file", str(CHECKOV_CONFIG), "-d", str(template_dir), "-o", "json"]
+    started = {
+        name: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+        for name, command in (("checkov", checkov), ("pip-audit", audit))
+    }
+    yield started
+    for process in started.values():
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+
+def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=600)
+    return process.returncode, stdout, stderr
+
+
+def test_checkov_finds_no_failed_check_in_any_template(scans: dict[str, subprocess.Popen]) -> None:
+    returncode, stdout, stderr = _finish(scans["checkov"])
+    reports = json.loads(stdout)
     reports = reports if isinstance(reports, list) else [reports]
     [report] = [r for r in reports if r["check_type"] == "cloudformation"]
     summary = report["summary"]
@@ -100,7 +119,7 @@ def test_checkov_finds_no_failed_check_in_any_template(template_dir: Path) -> No
     assert failed == []
     assert summary["parsing_errors"] == 0
     assert summary["resource_count"] > 0 and summary["passed"] > 0, "checkov scanned nothing"
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert returncode == 0, stderr[-2000:]
 
 
 def test_every_checkov_skip_is_commented_with_a_reason() -> None:
@@ -128,7 +147,7 @@ def _pypi_project(package: str) -> dict:
         return json.loads(response.read())
 
 
-def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements() -> None:
+def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements(scans: dict[str, subprocess.Popen]) -> None:
     """pip-audit on every pin; no network means a failure, not a pass.
 
     pip-audit asks PyPI for each pinned version's advisories (`/pypi/<name>/<version>/json`). A
@@ -136,23 +155,22 @@ def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements() -> 
     release) leaves pip-audit unable to look a pin up: such pins are checked here against that
     document instead, and a pin older than the newest release must be explained above.
     """
-    command = [_scanner("pip-audit"), "--disable-pip", "--no-deps", "--progress-spinner", "off", "-f", "json"]
-    for name in PINNED_REQUIREMENTS:
-        command += ["-r", str(ROOT / name)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)  # noqa: S603
-    assert result.stdout.strip(), f"pip-audit gave no report (network down?):\n{result.stderr[-2000:]}"
-    report = json.loads(result.stdout)
+    returncode, stdout, stderr = _finish(scans["pip-audit"])
+    assert stdout.strip(), f"pip-audit gave no report (network down?):\n{stderr[-2000:]}"
+    report = json.loads(stdout)
     vulnerable = {dep["name"]: dep["vulns"] for dep in report["dependencies"] if dep.get("vulns")}
     assert vulnerable == {}
-    assert result.returncode == 0, result.stderr[-2000:]
+    assert returncode == 0, stderr[-2000:]
 
     pins = {name.lower().replace("_", "-"): version for name, version in _pins().items()}
     audited = {dep["name"].lower() for dep in report["dependencies"] if "skip_reason" not in dep}
+    unaudited = sorted(package for package in pins if package not in audited)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        # Raises when PyPI is unreachable: no silent pass.
+        projects = dict(zip(unaudited, pool.map(_pypi_project, unaudited), strict=True))
     unexplained = []
-    for package, version in sorted(pins.items()):
-        if package in audited:
-            continue
-        project = _pypi_project(package)  # raises when PyPI is unreachable: no silent pass
+    for package in unaudited:
+        version, project = pins[package], projects[package]
         newest = project["info"]["version"]
         if version == newest:
             assert project["vulnerabilities"] == [], f"{package}=={version}: {project['vulnerabilities']}"
