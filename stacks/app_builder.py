@@ -25,7 +25,10 @@ def build_app(context: Mapping[str, Any] | None = None, outdir: str | None = Non
     the CLI its values (and `-c` flags) take precedence over these.
     """
     base = json.loads(CDK_JSON.read_text())["context"]
-    app = cdk.App(context={**base, **(context or {})}, outdir=outdir)
+    # CDK's built-in CloudFormation validation plugin would triple synth time; the same class of
+    # checks runs as cfn-lint on every template in the test suite (tests/test_template_scanners.py).
+    # cdk-nag, the policy gate, stays on for every synth.
+    app = cdk.App(context={**base, **(context or {})}, outdir=outdir, builtin_cloud_formation_validation=False)
     config = load_config(app.node)
     stage = AuthStage(app, config=config)
     add_deploy_access(app, project=config.project)

@@ -7,7 +7,9 @@ import json
 
 import aws_cdk as cdk
 import pytest
+from aws_cdk import aws_s3 as s3
 
+from stacks.nag import add_checks
 from tests.synth import ENVIRONMENTS, synthesize
 
 # cdk-nag's rules, and the template checks CDK itself runs (cdk.json
@@ -39,3 +41,11 @@ def test_every_acknowledgement_is_on_a_resource_and_has_a_reason(env):
         for rule, reason in entry.data.items():
             assert rule.startswith(ACKNOWLEDGEABLE_RULES), rule
             assert len(reason) >= 40, f"acknowledgement of {rule} at {construct.node.path} lacks a real reason"
+
+
+def test_the_gate_is_live_an_unacknowledged_finding_fails_synth(tmp_path):
+    app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
+    s3.Bucket(cdk.Stack(app, "Insecure"), "Bucket")  # no SSL-only policy, no access logs
+    add_checks(app)
+    with pytest.raises(RuntimeError, match=r"ValidationFailed: .*AwsSolutions-S10"):
+        app.synth()
