@@ -47,5 +47,5 @@ def test_the_gate_is_live_an_unacknowledged_finding_fails_synth(tmp_path):
     app = cdk.App(outdir=str(tmp_path), builtin_cloud_formation_validation=False)
     s3.Bucket(cdk.Stack(app, "Insecure"), "Bucket")  # no SSL-only policy, no access logs
     add_checks(app)
-    with pytest.raises(RuntimeError, match=r"ValidationFailed: .*AwsSolutions-S10"):
+    with pytest.raises(RuntimeError, match=r"(?s)ValidationFailed: .*AwsSolutions-S10"):
         app.synth()
