@@ -37,7 +37,7 @@ ISSUER = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Fuzz"
 CLIENT = "4fuzzclient000000000000000"
 SCOPE = "https://api.jwt-auth.test/items.read"
 ALB_KID = "0b5f3a52-1111-4222-8333-444455556666"
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 POOL_KEY = attacks.RsaKey("fuzz-key-1")
 ALB_KEY = ec.generate_private_key(ec.SECP256R1())

@@ -5,8 +5,10 @@ requirement)."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import subprocess
+import threading
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -84,22 +86,64 @@ def template_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def scans(template_dir: Path) -> Iterator[dict[str, subprocess.Popen]]:
-    """checkov and pip-audit started side by side (each takes seconds); each test waits for its own."""
-    audit = [_scanner("pip-audit"), "--disable-pip", "--no-deps", "--progress-spinner", "off", "-f", "json"]
-    for name in PINNED_REQUIREMENTS:
-        audit += ["-r", str(ROOT / name)]
-    checkov = [_scanner("checkov"), "--config-file", str(CHECKOV_CONFIG), "-d", str(template_dir), "-o", "json"]
-    started = {
-        name: subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
-        for name, command in (("checkov", checkov), ("pip-audit", audit))
-    }
-    yield started
-    for process in started.values():
-        if process.poll() is None:
-            process.kill()
-        process.communicate()
+class _PipAudit:
+    """pip-audit, then PyPI's project document for each pin it could not look up, in the background.
+
+    Started when this module is collected: it mostly waits on PyPI while the rest of the suite runs.
+    Any failure (no network included) is kept and raised by the test.
+    """
+
+    def __init__(self) -> None:
+        self.returncode: int | None = None
+        self.stdout = self.stderr = ""
+        self.projects: dict[str, dict] = {}
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._process: subprocess.Popen | None = None
+        if (SCAN_BIN / "pip-audit").is_file():
+            command = [_scanner("pip-audit"), "--disable-pip", "--no-deps", "--progress-spinner", "off", "-f", "json"]
+            for name in PINNED_REQUIREMENTS:
+                command += ["-r", str(ROOT / name)]
+            self._process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+            atexit.register(self._kill)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            assert self._process is not None
+            self.stdout, self.stderr = self._process.communicate(timeout=600)
+            self.returncode = self._process.returncode
+            if not self.stdout.strip():
+                return
+            report = json.loads(self.stdout)
+            audited = {dep["name"].lower() for dep in report["dependencies"] if "skip_reason" not in dep}
+            unaudited = sorted(package for package in _pins() if package not in audited)
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                self.projects = dict(zip(unaudited, pool.map(_pypi_project, unaudited), strict=True))
+        except BaseException as error:  # noqa: BLE001 (kept for the test to raise)
+            self.error = error
+
+    def _kill(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+
+    def result(self) -> _PipAudit:
+        assert self._process is not None, f"{SCAN_BIN / 'pip-audit'} is missing: run `make setup`"
+        self._thread.join(timeout=900)
+        assert not self._thread.is_alive(), "pip-audit did not finish"
+        if self.error is not None:
+            raise self.error
+        return self
+
+
+@pytest.fixture(scope="module", autouse=True)
+def checkov_run(template_dir: Path) -> Iterator[subprocess.Popen]:
+    """checkov, started with this module's first test: it runs while cfn-lint does."""
+    command = [_scanner("checkov"), "--config-file", str(CHECKOV_CONFIG), "-d", str(template_dir), "-o", "json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)  # noqa: S603
+    yield process
+    if process.poll() is None:
+        process.kill()
 
 
 def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
@@ -107,8 +151,8 @@ def _finish(process: subprocess.Popen) -> tuple[int, str, str]:
     return process.returncode, stdout, stderr
 
 
-def test_checkov_finds_no_failed_check_in_any_template(scans: dict[str, subprocess.Popen]) -> None:
-    returncode, stdout, stderr = _finish(scans["checkov"])
+def test_checkov_finds_no_failed_check_in_any_template(checkov_run: subprocess.Popen) -> None:
+    returncode, stdout, stderr = _finish(checkov_run)
     reports = json.loads(stdout)
     reports = reports if isinstance(reports, list) else [reports]
     [report] = [r for r in reports if r["check_type"] == "cloudformation"]
@@ -138,16 +182,18 @@ def _pins() -> dict[str, str]:
             if line and not line.startswith("-"):
                 package, _, version = line.partition("==")
                 assert version, f"{name}: {line!r} is not pinned with =="
-                pins[package.split("[")[0].strip()] = version.strip()
+                pins[package.split("[")[0].strip().lower().replace("_", "-")] = version.strip()
     return pins
 
 
 def _pypi_project(package: str) -> dict:
+    """The newest release and its advisories (`vulnerabilities`) from PyPI's project document."""
     with urllib.request.urlopen(f"{PYPI}/{package}/json", timeout=30) as response:  # noqa: S310 (fixed https URL)
-        return json.loads(response.read())
+        document = json.loads(response.read())
+    return {"info": {"version": document["info"]["version"]}, "vulnerabilities": document["vulnerabilities"]}
 
 
-def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements(scans: dict[str, subprocess.Popen]) -> None:
+def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements() -> None:
     """pip-audit on every pin; no network means a failure, not a pass.
 
     pip-audit asks PyPI for each pinned version's advisories (`/pypi/<name>/<version>/json`). A
@@ -155,25 +201,23 @@ def test_pip_audit_finds_no_known_vulnerability_in_the_pinned_requirements(scans
     release) leaves pip-audit unable to look a pin up: such pins are checked here against that
     document instead, and a pin older than the newest release must be explained above.
     """
-    returncode, stdout, stderr = _finish(scans["pip-audit"])
-    assert stdout.strip(), f"pip-audit gave no report (network down?):\n{stderr[-2000:]}"
-    report = json.loads(stdout)
+    audit = _PIP_AUDIT.result()
+    assert audit.stdout.strip(), f"pip-audit gave no report (network down?):\n{audit.stderr[-2000:]}"
+    report = json.loads(audit.stdout)
     vulnerable = {dep["name"]: dep["vulns"] for dep in report["dependencies"] if dep.get("vulns")}
     assert vulnerable == {}
-    assert returncode == 0, stderr[-2000:]
+    assert audit.returncode == 0, audit.stderr[-2000:]
 
-    pins = {name.lower().replace("_", "-"): version for name, version in _pins().items()}
-    audited = {dep["name"].lower() for dep in report["dependencies"] if "skip_reason" not in dep}
-    unaudited = sorted(package for package in pins if package not in audited)
-    with ThreadPoolExecutor(max_workers=16) as pool:
-        # Raises when PyPI is unreachable: no silent pass.
-        projects = dict(zip(unaudited, pool.map(_pypi_project, unaudited), strict=True))
+    pins = _pins()
     unexplained = []
-    for package in unaudited:
-        version, project = pins[package], projects[package]
-        newest = project["info"]["version"]
+    for package, project in sorted(audit.projects.items()):
+        version, newest = pins[package], project["info"]["version"]
         if version == newest:
             assert project["vulnerabilities"] == [], f"{package}=={version}: {project['vulnerabilities']}"
         elif package not in OLDER_PINS_EXPLAINED and package.replace("-", ".") not in OLDER_PINS_EXPLAINED:
             unexplained.append(f"{package}=={version} (newest {newest})")
     assert unexplained == [], "pins that could not be audited: upgrade them or explain them in OLDER_PINS_EXPLAINED"
+
+
+# Last, so that everything its thread calls is defined.
+_PIP_AUDIT = _PipAudit()
