@@ -114,6 +114,8 @@ class JwtAuthorizer:
         """The token's claims, or TokenRejected with a short reason."""
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRejected("the token is too large")
+        if not token.isascii():  # a lone surrogate would fail inside PyJWT with another error
+            raise TokenRejected("the token is malformed")
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -188,7 +188,7 @@ class AlbTokenVerifier:
         """The token's claims, once every check has passed; `AlbAuthError` otherwise."""
         if not token or not isinstance(token, str):
             raise AlbAuthError("no token")
-        if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:
+        if len(token) > MAX_TOKEN_BYTES or not token.isascii() or token.count(".") != 2:
             raise AlbAuthError("not a compact JWS of acceptable size")
         try:
             unverified = jwt.get_unverified_header(token)

@@ -81,6 +81,6 @@ def bearer_token(authorization: str | None) -> str:
         raise MachineAuthError("no bearer token")
     scheme, _, token = authorization.partition(" ")
     token = token.strip()
-    if scheme.lower() != "bearer" or not token or token.count(".") != 2:
+    if scheme.lower() != "bearer" or not token or not token.isascii() or token.count(".") != 2:
         raise MachineAuthError("no bearer token")
     return token

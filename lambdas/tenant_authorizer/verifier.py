@@ -66,7 +66,15 @@ class AccessTokenVerifier:
 
     def verify(self, token: Any) -> dict[str, Any]:
         """The token's claims, if it is a valid access token of an allowed client; else TokenError."""
-        if not isinstance(token, str) or not token or len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+        # A compact JWS is ASCII; anything else (a lone surrogate, say) would fail inside PyJWT
+        # with an error of its own instead of a TokenError.
+        if (
+            not isinstance(token, str)
+            or not token
+            or len(token) > MAX_TOKEN_LENGTH
+            or not token.isascii()
+            or token.count(".") != 2
+        ):
             raise TokenError("not a bounded compact JWS")
         try:
             header = jwt.get_unverified_header(token)
