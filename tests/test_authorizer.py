@@ -235,6 +235,11 @@ def test_token_without_items_read_is_denied(jwks, signer):
     assert authorize(signer.sign(access_token_claims(scopes=()))) == DENY
 
 
+def test_bare_items_read_without_the_resource_server_is_denied(jwks, signer):
+    claims = {**access_token_claims(scopes=()), "scope": f"openid {auth_contract.ITEMS_READ}"}
+    assert authorize(signer.sign(claims)) == DENY
+
+
 # --------------------------------------------------------------------------- token checks
 
 

@@ -115,6 +115,16 @@ def test_short_scope_only_strips_the_exact_prefix():
     assert short_scope(f"{RESOURCE_SERVER}/items.read", RESOURCE_SERVER) == "items.read"
     assert short_scope(f"{RESOURCE_SERVER}x/items.read", RESOURCE_SERVER) == f"{RESOURCE_SERVER}x/items.read"
     assert short_scope(f"{RESOURCE_SERVER}/", RESOURCE_SERVER) == f"{RESOURCE_SERVER}/"
+    assert short_scope("openid", RESOURCE_SERVER) == "openid"
+
+
+@pytest.mark.parametrize("scope", list(auth_contract.API_SCOPES))
+def test_a_bare_api_scope_name_grants_nothing(scope):
+    assert short_scope(scope, RESOURCE_SERVER) is None
+    claims = {**access_claims(EDITOR), "scope": f"openid {scope}"}
+    identity = identity_of(jwt_authorizer(claims, scopes=["openid", scope]))
+    assert identity.scopes == frozenset({"openid"})
+    assert not identity.has_scope(scope)
 
 
 def test_unknown_roles_are_ignored():

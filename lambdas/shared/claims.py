@@ -10,8 +10,8 @@ Two shapes arrive (payload format 2.0):
 
 A list value may be a real list, the bracket form, JSON text or one value (space-separated values
 are split). API scopes qualified by the resource server (`<identifier>/items.read`) become their
-short names (`items.read`); a scope of any other resource server keeps its full name, so it never
-matches an API scope. Anything malformed raises `ClaimsError`, and nothing else: handlers never
+short names (`items.read`); a scope of any other resource server keeps its full name, and a bare
+API scope name is dropped, so neither ever matches an API scope. Anything malformed raises `ClaimsError`, and nothing else: handlers never
 read raw claims.
 """
 
@@ -140,12 +140,18 @@ def parse_list(value: Any, name: str) -> tuple[str, ...]:
     return result
 
 
-def short_scope(scope: str, resource_server: str | None) -> str:
-    """`<resource server>/items.read` → `items.read`; any other scope unchanged."""
+def short_scope(scope: str, resource_server: str | None) -> str | None:
+    """`<resource server>/items.read` → `items.read`; a bare API scope name → None; any other scope unchanged.
+
+    Only this resource server issues API scopes, always qualified: a bare `items.read` (which a
+    trigger or another issuer could put in a token) grants nothing, so it cannot pass for one.
+    """
     if resource_server:
         prefix = auth_contract.qualified_scope(resource_server, "")
         if scope.startswith(prefix) and len(scope) > len(prefix):
             return scope[len(prefix) :]
+    if scope in auth_contract.API_SCOPES:
+        return None
     return scope
 
 
@@ -188,7 +194,7 @@ def _tenant(value: Any) -> str | None:
 
 
 def _scopes(values: Iterable[str], resource_server: str | None) -> frozenset[str]:
-    return frozenset(short_scope(scope, resource_server) for scope in values)
+    return frozenset(short for scope in values if (short := short_scope(scope, resource_server)) is not None)
 
 
 def _roles(value: Any) -> frozenset[str]:
