@@ -19,7 +19,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
-.PHONY: setup synth test lint format diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
+.PHONY: setup synth test lint format bootstrap diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
 
 setup:
 	@bash scripts/setup.sh
@@ -66,6 +66,10 @@ format: setup
 
 snapshot-update: setup ## after reviewing a template change: rewrite the snapshots
 	$(PYTHON) -m pytest tests/test_snapshots.py --snapshot-update
+
+bootstrap: setup ## once per account and region: make bootstrap ACCOUNT=123456789012 REGION=eu-west-1
+	@test -n "$(ACCOUNT)" -a -n "$(REGION)" || { echo "usage: make bootstrap ACCOUNT=<12-digit id> REGION=<region>"; exit 2; }
+	$(CDK) bootstrap --no-notices aws://$(ACCOUNT)/$(REGION)
 
 diff: setup
 	$(CDK) diff --no-notices -c env=$(ENV) 'jwt-auth-$(ENV)/*'
