@@ -4,8 +4,6 @@ Both run as the CDK CLI would run them: a fresh interpreter through `scripts/cdk
 first on PATH), the environment chosen by CDK_CONTEXT_JSON, the assembly written to a temporary
 CDK_OUTDIR. Runs alternate (app, floor, app, floor, ...) so that load from other processes hits
 both alike; one untimed warm-up of each first builds any changed Lambda asset under .build/.
-A second item times the same app with CDK's built-in CloudFormation validation turned off
-(CDK_VALIDATION=false), the part of the synth the project could choose to drop.
 """
 
 from __future__ import annotations
@@ -21,8 +19,8 @@ from bench.common import ROOT, Measurement, error, median, python, run_worker, t
 TARGET_RATIO = 1.5
 
 
-def _synth_app(env_name: str, outdir: Path, **extra_env: str) -> float:
-    env = toolchain_env(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps({"env": env_name}), **extra_env)
+def _synth_app(env_name: str, outdir: Path) -> float:
+    env = toolchain_env(CDK_OUTDIR=str(outdir), CDK_CONTEXT_JSON=json.dumps({"env": env_name}))
     seconds, result = timed_run([str(ROOT / "scripts" / "cdk-app")], env=env)
     if result.returncode != 0:
         raise RuntimeError(f"synth of {env_name} failed: {result.stderr.strip()[-800:]}")
@@ -44,11 +42,9 @@ def run(env_name: str, runs: int, context: dict[str, Any]) -> list[Measurement]:
     try:
         _synth_app(env_name, scratch / "warmup-app")
         _synth_empty(scratch / "warmup-empty")
-        app_times, unvalidated_times, empty_times = [], [], []
+        app_times, empty_times = [], []
         for index in range(runs):
             app_times.append(_synth_app(env_name, scratch / f"app-{index}"))
-            # The same synth without CDK's built-in CloudFormation validation (cdk-nag still runs).
-            unvalidated_times.append(_synth_app(env_name, scratch / f"unvalidated-{index}", CDK_VALIDATION="false"))
             empty_times.append(_synth_empty(scratch / f"empty-{index}"))
     except Exception as failure:  # noqa: BLE001 (a broken synth is a row in the table, not a crash)
         return [error("synth", item, str(failure))]
@@ -66,7 +62,6 @@ def run(env_name: str, runs: int, context: dict[str, Any]) -> list[Measurement]:
         if "error" not in phases
         else f"phase breakdown failed: {phases['error']}"
     )
-    unvalidated = median(unvalidated_times)
     return [
         Measurement(
             row="synth",
@@ -83,18 +78,5 @@ def run(env_name: str, runs: int, context: dict[str, Any]) -> list[Measurement]:
                 "floor_runs_s": [round(t, 3) for t in empty_times],
                 "phases_s": phases,
             },
-        ),
-        Measurement(
-            row="synth",
-            item=f"synth {env_name}, CDK_VALIDATION=false (median of {runs})",
-            value=round(unvalidated, 3),
-            unit="s",
-            floor=round(floor, 3),
-            ratio=round(unvalidated / floor, 2),
-            target=f"<= {TARGET_RATIO}x floor",
-            status=verdict(unvalidated / floor <= TARGET_RATIO),
-            note="what-if: CDK's built-in CloudFormation validation off (App(builtin_cloud_formation_validation=False));"
-            " cdk-nag still runs; the floor keeps its default",
-            details={"runs_s": [round(t, 3) for t in unvalidated_times]},
         ),
     ]
