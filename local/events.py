@@ -122,6 +122,25 @@ def _body(request: GatewayRequest) -> tuple[str | None, bool]:
     return base64.b64encode(request.body).decode(), True
 
 
+def _add_request_parts(
+    event: dict[str, Any],
+    cookies: list[str],
+    raw_query: str,
+    path_parameters: Mapping[str, str],
+    stage_variables: Mapping[str, str] | None,
+) -> None:
+    """The fields both payload 2.0 events carry only when present: cookies, query, path, stage variables."""
+    query = query_parameters(raw_query)
+    if cookies:
+        event["cookies"] = cookies
+    if query:
+        event["queryStringParameters"] = query
+    if path_parameters:
+        event["pathParameters"] = dict(path_parameters)
+    if stage_variables:
+        event["stageVariables"] = dict(stage_variables)
+
+
 def integration_event(
     request: GatewayRequest,
     *,
@@ -132,7 +151,6 @@ def integration_event(
     authorizer: dict[str, Any] | None,
 ) -> dict[str, Any]:
     headers, cookies = event_headers(request)
-    query = query_parameters(request.raw_query)
     body, encoded = _body(request)
     event: dict[str, Any] = {
         "version": "2.0",
@@ -143,14 +161,7 @@ def integration_event(
         "requestContext": dict(context),
         "isBase64Encoded": encoded,
     }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if stage_variables:
-        event["stageVariables"] = dict(stage_variables)
+    _add_request_parts(event, cookies, request.raw_query, path_parameters, stage_variables)
     if body is not None:
         event["body"] = body
     if authorizer is not None:
@@ -173,7 +184,6 @@ def lambda_authorizer_event(
     stage_variables: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     headers, cookies = event_headers(request)
-    query = query_parameters(request.raw_query)
     event: dict[str, Any] = {
         "version": "2.0",
         "type": "REQUEST",
@@ -185,12 +195,5 @@ def lambda_authorizer_event(
         "headers": headers,
         "requestContext": dict(context),
     }
-    if cookies:
-        event["cookies"] = cookies
-    if query:
-        event["queryStringParameters"] = query
-    if path_parameters:
-        event["pathParameters"] = dict(path_parameters)
-    if stage_variables:
-        event["stageVariables"] = dict(stage_variables)
+    _add_request_parts(event, cookies, request.raw_query, path_parameters, stage_variables)
     return event
