@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import TypeVar
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -13,6 +14,8 @@ from stacks.identity_stack import IdentityStack
 from stacks.monitoring_stack import MonitoringStack
 from stacks.waf_stack import WafStack
 from stacks.web_stack import WebStack
+
+StackT = TypeVar("StackT", bound=cdk.Stack)
 
 
 class AuthStage(cdk.Stage):
@@ -25,21 +28,14 @@ class AuthStage(cdk.Stage):
             env=cdk.Environment(account=config.account, region=config.region),
         )
         self.config = config
-        common = {"config": config, "analytics_reporting": False}
-        self.identity = IdentityStack(
-            self,
-            "Identity",
-            stack_name=f"{config.stage_name}-identity",
-            description=f"{config.project} ({config.name}): Cognito user pool, app clients, scopes, pre-token trigger",
-            **common,
+        self.identity = self._stack(
+            IdentityStack, "Identity", "Cognito user pool, app clients, scopes, pre-token trigger"
         )
-        self.api = ApiStack(
-            self,
+        self.api = self._stack(
+            ApiStack,
             "Api",
-            stack_name=f"{config.stage_name}-api",
-            description=f"{config.project} ({config.name}): HTTP API with JWT authorizers, Lambda backends, items table",
+            "HTTP API with JWT authorizers, Lambda backends, items table",
             identity=self.identity,
-            **common,
         )
         self.web: WebStack | None = None
         if config.web is None:
@@ -50,40 +46,43 @@ class AuthStage(cdk.Stage):
                 file=sys.stderr,
             )
         else:
-            self.web = WebStack(
-                self,
+            self.web = self._stack(
+                WebStack,
                 "Web",
-                stack_name=f"{config.stage_name}-web",
-                description=f"{config.project} ({config.name}): ALB with OIDC sign-in in front of a Fargate web app",
+                "ALB with OIDC sign-in in front of a Fargate web app",
                 identity=self.identity,
                 api=self.api,
-                **common,
             )
         # Operations (docs/operations.md): web ACLs where the environment turns WAF on (prod
         # always), alarms and dashboard on the stacks above.
         self.waf: WafStack | None = None
         if config.waf.enabled:
-            self.waf = WafStack(
-                self,
-                "Waf",
-                stack_name=f"{config.stage_name}-waf",
-                description=f"{config.project} ({config.name}): WAF web ACLs on the user pool and the ALB",
-                identity=self.identity,
-                web=self.web,
-                **common,
+            self.waf = self._stack(
+                WafStack, "Waf", "WAF web ACLs on the user pool and the ALB", identity=self.identity, web=self.web
             )
-        self.monitoring = MonitoringStack(
-            self,
+        self.monitoring = self._stack(
+            MonitoringStack,
             "Monitoring",
-            stack_name=f"{config.stage_name}-monitoring",
-            description=f"{config.project} ({config.name}): alarms, alarm topic and dashboard",
+            "alarms, alarm topic and dashboard",
             identity=self.identity,
             api=self.api,
             web=self.web,
-            **common,
         )
         cdk.Tags.of(self).add("project", config.project)
         cdk.Tags.of(self).add("environment", config.name)
+
+    def _stack(self, stack_class: type[StackT], id_: str, purpose: str, **refs) -> StackT:
+        """One stack of the environment, named `<project>-<env>-<id>` (what `cdk deploy` shows)."""
+        config = self.config
+        return stack_class(
+            self,
+            id_,
+            config=config,
+            stack_name=f"{config.stage_name}-{id_.lower()}",
+            description=f"{config.project} ({config.name}): {purpose}",
+            analytics_reporting=False,
+            **refs,
+        )
 
     @property
     def stacks(self) -> list[cdk.Stack]:
