@@ -66,3 +66,18 @@ def scopes_for_roles(roles) -> tuple[str, ...]:
     """The API scopes granted by a set of roles, in a stable order, unknown roles ignored."""
     granted = {scope for role in roles for scope in ROLE_SCOPES.get(role, ())}
     return tuple(scope for scope in API_SCOPES if scope in granted)
+
+
+# The tenancy tables (stacks/tenancy_tables.py has the key layout). Both use these key names.
+TABLE_PARTITION_KEY = "pk"
+TABLE_SORT_KEY = "sk"
+REVOCATION_TTL_ATTRIBUTE = "expires_at"
+TENANT_KEY_PREFIX = "TENANT#"
+MEMBER_KEY_PREFIX = "MEMBER#"
+CLIENT_KEY_PREFIX = "CLIENT#"
+USER_KEY_PREFIX = "USER#"
+JTI_KEY_PREFIX = "JTI#"
+TENANT_PROFILE_SORT_KEY = "PROFILE"
+CLIENT_TENANT_SORT_KEY = "TENANT"
+TENANT_ACTIVE = "active"
+TENANT_SUSPENDED = "suspended"

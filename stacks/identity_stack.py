@@ -19,6 +19,7 @@ from stacks.config import EnvConfig, OidcProviderConfig
 from stacks.nag import acknowledge
 from stacks.policies import data_removal_policy, log_retention
 from stacks.python_function import PythonFunction
+from stacks.tenancy_tables import TenancyTables
 
 MFA = {"OFF": cognito.Mfa.OFF, "OPTIONAL": cognito.Mfa.OPTIONAL, "REQUIRED": cognito.Mfa.REQUIRED}
 THREAT_PROTECTION = {
@@ -36,6 +37,10 @@ class IdentityStack(cdk.Stack):
         super().__init__(scope, id_, **kwargs)
         self.config = config
         identity = config.identity
+
+        tables = TenancyTables(self, config=config)
+        self.tenants_table = tables.tenants_table
+        self.revocation_table = tables.revocation_table
 
         self.pre_token_function = PythonFunction(
             self,

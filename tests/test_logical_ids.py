@@ -26,7 +26,12 @@ STATEFUL_TYPES = (
 
 # stack -> {logical id: type}; the same in every environment that has the stack.
 STATEFUL_RESOURCES = {
-    "Identity": {"UserPool6BA7E5F2": "AWS::Cognito::UserPool"},
+    "Identity": {
+        "UserPool6BA7E5F2": "AWS::Cognito::UserPool",
+        # stacks/tenancy_tables.py: tenants, members, machine clients; the revocation store.
+        "TenantsTableFFF4D8FE": "AWS::DynamoDB::Table",
+        "RevocationTable878F264C": "AWS::DynamoDB::Table",
+    },
     "Api": {"ItemsTableB7160AE2": "AWS::DynamoDB::Table"},
     "Web": {"LoadBalancerAccessLogsB27DFC85": "AWS::S3::Bucket"},
     # The alarm topic's key (stacks/monitoring_stack.py AlarmTopic): a new key would strand the old.
