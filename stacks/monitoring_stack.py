@@ -92,8 +92,30 @@ class AlarmTopic(Construct):
             removal_policy=data_removal_policy(config),
             pending_window=Duration.days(7),
         )
-        # CloudWatch encrypts what it publishes to the topic with this key.
-        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch encrypts what it publishes to the topic with this key ("Enable compatibility between
+        # event sources from AWS services and encrypted topics", Amazon SNS Developer Guide), but only
+        # for this account's alarms in this region: the confused-deputy conditions (IAM User Guide, "The
+        # confused deputy problem"). tests/deployed checks that an alarm's notification still goes out.
+        stack = cdk.Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Topic",
