@@ -251,6 +251,7 @@ class MonitoringConfig:
     fargate_cpu_percent: int = 80
     fargate_memory_percent: int = 80
     sign_in_throttles: int = 1  # throttled sign-ins per 5 minutes
+    waf_blocked_requests: int = 100  # requests one web ACL blocked per 5 minutes
 
 
 @dataclass(frozen=True)
@@ -721,6 +722,7 @@ def _read_monitoring(r: _Reader) -> MonitoringConfig:
         fargate_cpu_percent=r.integer("fargate_cpu_percent", 1, 100, default.fargate_cpu_percent),
         fargate_memory_percent=r.integer("fargate_memory_percent", 1, 100, default.fargate_memory_percent),
         sign_in_throttles=r.integer("sign_in_throttles", 1, 1_000_000, default.sign_in_throttles),
+        waf_blocked_requests=r.integer("waf_blocked_requests", 1, 1_000_000_000, default.waf_blocked_requests),
     )
     r.done()
     return config
