@@ -269,6 +269,9 @@ def run(spec: ContainerSpec, *, scratch: Path, timeout_seconds: float = 90.0) ->
         str(spec_file),
     ]
     if os.geteuid() != 0:
+        # Mount namespaces need root: CI runners (GitHub's) have passwordless sudo.
+        if shutil.which("sudo") is None:
+            raise SandboxError("the container start emulation needs root, or passwordless sudo (unshare --mount)")
         command = ["sudo", "-n", *command]
     result = subprocess.run(command, capture_output=True, text=True, timeout=timeout_seconds, check=False)  # noqa: S603
     lines = result.stdout.strip().splitlines()
