@@ -17,13 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from stacks.config import EnvConfig
-from stacks.policies import log_retention
+from stacks.policies import data_removal_policy, log_retention
 from stacks.python_function import DependenciesLayer, PythonFunction
 
 READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
@@ -60,7 +59,8 @@ class ApiBackends(Construct):
                 source=source,
                 description=description,
                 log_retention=log_retention(config),
-                removal_policy=RemovalPolicy.DESTROY,
+                # Logs outlive a deleted prod stack (RETAIN where the environment keeps data).
+                removal_policy=data_removal_policy(config),
                 environment=environment,
                 layers=[self.layer],
                 **kwargs,

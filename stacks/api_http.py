@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jsii
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_apigateway as apigw_v1
 from aws_cdk import aws_apigatewayv2 as apigw
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -172,12 +172,35 @@ class TenantHttpApi(Construct):
         return route
 
 
+@jsii.implements(apigw.IAccessLogDestination)
+class LogGroupArnDestination:
+    """A log group as an access-log destination, by its ARN without the trailing `:*`.
+
+    `LogGroup.log_group_arn` (`Fn::GetAtt [..., Arn]`) ends in `:*`; API Gateway stores the
+    destination without it, so CloudFormation drift detection would report the stage as changed
+    forever (aws/aws-cdk#38796; the API Gateway Developer Guide's destination ARN format is
+    `arn:aws:logs:{region}:{account-id}:log-group:{log-group-name}`, "Set up CloudWatch logging
+    for HTTP APIs"). CDK's feature flag for this covers REST APIs only."""
+
+    def __init__(self, log_group: logs.ILogGroup) -> None:
+        self._log_group = log_group
+
+    def bind(self, _stage: apigw.IStage) -> apigw.AccessLogDestinationConfig:
+        arn = Stack.of(self._log_group).format_arn(
+            service="logs",
+            resource="log-group",
+            resource_name=self._log_group.log_group_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return apigw.AccessLogDestinationConfig(destination_arn=arn)
+
+
 @jsii.implements(apigw.IAccessLogSettings)
 class JsonAccessLogs:
     """Access logs as one JSON object (ACCESS_LOG_FIELDS) per request, into `log_group`."""
 
     def __init__(self, log_group: logs.ILogGroup) -> None:
-        self._destination = apigw.LogGroupLogDestination(log_group)
+        self._destination = LogGroupArnDestination(log_group)
 
     @property
     def destination(self) -> apigw.IAccessLogDestination:

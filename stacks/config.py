@@ -66,6 +66,13 @@ CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2}
 LOCALHOST_URL_PATTERN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?(/.*)?$")
 HTTPS_URL_PATTERN = re.compile(r"^https://[^\s/$.?#][^\s]*$")
 EMAIL_PATTERN = re.compile(r"^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,63}$")
+SES_IDENTITY_ARN_PATTERN = re.compile(
+    r"^arn:aws[a-z-]*:ses:(?P<region>[a-z0-9-]+):\d{12}:identity/(?P<identity>[^\s/]+)\Z"
+)
+SES_CONFIGURATION_SET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}\Z")
+# Where a user pool may send through SES in another region than its own (CDK's UserPoolSESOptions;
+# Cognito's full rule: "Email settings for Amazon Cognito user pools" in the Cognito Developer Guide).
+SES_ALTERNATE_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 
 MFA_MODES = ("OFF", "OPTIONAL", "REQUIRED")
 THREAT_PROTECTION_MODES = ("OFF", "AUDIT", "ENFORCED")
@@ -149,6 +156,29 @@ class CustomDomainConfig:
 
 
 @dataclass(frozen=True)
+class EmailConfig:
+    """The user pool's sender through Amazon SES (Cognito's `DEVELOPER` e-mail sending account).
+
+    Without it Cognito sends with its own default sender, which has a small daily quota and is meant
+    for tests ("Email settings for Amazon Cognito user pools", Cognito Developer Guide)."""
+
+    from_address: str
+    ses_identity_arn: str  # a verified SES identity: the from address or its domain
+    from_name: str | None = None
+    reply_to: str | None = None
+    configuration_set: str | None = None
+
+    @property
+    def ses_region(self) -> str:
+        return SES_IDENTITY_ARN_PATTERN.match(self.ses_identity_arn)["region"]
+
+    @property
+    def sender(self) -> str:
+        """The `From` Cognito writes: `Name <address>` or the address."""
+        return f"{self.from_name} <{self.from_address}>" if self.from_name else self.from_address
+
+
+@dataclass(frozen=True)
 class IdentityConfig:
     self_sign_up: bool
     mfa: str
@@ -165,6 +195,7 @@ class IdentityConfig:
     refresh_token_days: int
     groups: tuple[GroupConfig, ...]
     federation: FederationConfig
+    email: EmailConfig | None = None  # None: Cognito's default sender (not for production)
 
 
 @dataclass(frozen=True)
@@ -203,6 +234,9 @@ class WebConfig:
     container_memory_mib: int
     min_tasks: int
     max_tasks: int
+    # Off until the environment exists: a protected ALB cannot be deleted, so a failed first create
+    # could not roll back (ROLLBACK_FAILED). docs/operations.md, "First deploy".
+    deletion_protection: bool = False
 
 
 @dataclass(frozen=True)
@@ -217,6 +251,7 @@ class MonitoringConfig:
     fargate_cpu_percent: int = 80
     fargate_memory_percent: int = 80
     sign_in_throttles: int = 1  # throttled sign-ins per 5 minutes
+    waf_blocked_requests: int = 100  # requests one web ACL blocked per 5 minutes
 
 
 @dataclass(frozen=True)
@@ -437,7 +472,54 @@ def _read_federation(r: _Reader | None) -> FederationConfig:
     return FederationConfig(oidc=tuple(providers), **social)
 
 
-def _read_identity(r: _Reader, production: bool) -> IdentityConfig:
+def _read_email(r: _Reader | None, production: bool, region: str, path: str) -> EmailConfig | None:
+    if r is None:
+        if production:
+            raise ConfigError(
+                f"{path}: required in a production environment: set from_address and ses_identity_arn "
+                "(a verified Amazon SES identity); Cognito's default sender is limited to a few e-mails a day"
+            )
+        return None
+    from_address = r.string("from_address", EMAIL_PATTERN, "an e-mail address")
+    arn = r.string(
+        "ses_identity_arn",
+        SES_IDENTITY_ARN_PATTERN,
+        "the ARN of a verified SES identity, arn:aws:ses:<region>:<account>:identity/<address or domain>",
+    )
+    match = SES_IDENTITY_ARN_PATTERN.match(arn)
+    identity = match["identity"].lower()
+    domain = from_address.rsplit("@", 1)[1].lower()
+    if identity not in (from_address.lower(), domain):
+        raise r.fail(
+            "ses_identity_arn",
+            arn,
+            f"an identity that covers from_address {from_address!r}: the address itself or {domain!r}",
+        )
+    if match["region"] != region and match["region"] not in SES_ALTERNATE_REGIONS:
+        raise r.fail(
+            "ses_identity_arn",
+            arn,
+            f"an SES identity in {region} (the pool's region) or in one of " + ", ".join(SES_ALTERNATE_REGIONS),
+        )
+    config = EmailConfig(
+        from_address=from_address,
+        ses_identity_arn=arn,
+        from_name=r.string(
+            "from_name",
+            re.compile(r"^[^<>\r\n\"]{1,64}\Z"),
+            "1-64 characters without <, >, quotes or line breaks",
+            None,
+        ),
+        reply_to=r.string("reply_to", EMAIL_PATTERN, "an e-mail address", None),
+        configuration_set=r.string(
+            "configuration_set", SES_CONFIGURATION_SET_PATTERN, "an SES configuration set name", None
+        ),
+    )
+    r.done()
+    return config
+
+
+def _read_identity(r: _Reader, production: bool, region: str) -> IdentityConfig:
     access = r.integer("access_token_minutes", *ACCESS_TOKEN_MINUTES)
     id_token = r.integer("id_token_minutes", *ACCESS_TOKEN_MINUTES)
     refresh = r.integer("refresh_token_days", *REFRESH_TOKEN_DAYS)
@@ -507,6 +589,7 @@ def _read_identity(r: _Reader, production: bool) -> IdentityConfig:
         refresh_token_days=refresh,
         groups=_read_groups(r),
         federation=_read_federation(r.child("federation", None)),
+        email=_read_email(r.child("email", None), production, region, r.key("email")),
     )
     for name in ("aws", "amazon", "cognito"):
         if name in config.domain_prefix:
@@ -536,7 +619,7 @@ def _read_api(r: _Reader, production: bool) -> ApiConfig:
     return config
 
 
-def _read_web(r: _Reader | None, production: bool, az_count: int) -> WebConfig | None:
+def _read_web(r: _Reader | None, production: bool, az_count: int, retain_data: bool) -> WebConfig | None:
     if r is None:
         return None
     certificate_arn = r.string("certificate_arn", ACM_ARN_PATTERN, "an ACM certificate ARN", default=None)
@@ -612,7 +695,14 @@ def _read_web(r: _Reader | None, production: bool, az_count: int) -> WebConfig |
         container_memory_mib=memory,
         min_tasks=min_tasks,
         max_tasks=max_tasks,
+        deletion_protection=r.boolean("deletion_protection", False),
     )
+    if config.deletion_protection and not retain_data:
+        raise r.fail(
+            "deletion_protection",
+            True,
+            "false where removal_policy is destroy (a protected load balancer blocks make destroy)",
+        )
     if production and config.nat_gateways < az_count:
         raise r.fail(
             "nat_gateways", config.nat_gateways, f"{az_count} (one per availability zone) in a production environment"
@@ -632,6 +722,7 @@ def _read_monitoring(r: _Reader) -> MonitoringConfig:
         fargate_cpu_percent=r.integer("fargate_cpu_percent", 1, 100, default.fargate_cpu_percent),
         fargate_memory_percent=r.integer("fargate_memory_percent", 1, 100, default.fargate_memory_percent),
         sign_in_throttles=r.integer("sign_in_throttles", 1, 1_000_000, default.sign_in_throttles),
+        waf_blocked_requests=r.integer("waf_blocked_requests", 1, 1_000_000_000, default.waf_blocked_requests),
     )
     r.done()
     return config
@@ -684,9 +775,9 @@ def parse_env_config(project: str, name: str, raw: Mapping[str, Any]) -> EnvConf
         availability_zones=zones,
         removal_policy=removal,
         log_retention_days=log_retention,
-        identity=_read_identity(r.child("identity"), production),
+        identity=_read_identity(r.child("identity"), production, region),
         api=_read_api(r.child("api"), production),
-        web=_read_web(r.child("web", None), production, len(zones)),
+        web=_read_web(r.child("web", None), production, len(zones), removal == "retain"),
         monitoring=_read_monitoring(r.child("monitoring", {})),
         waf=_read_waf(r.child("waf", {}), production),
     )

@@ -15,7 +15,7 @@ from aws_cdk import aws_cognito as cognito
 from constructs import Construct
 
 import auth_contract
-from stacks.config import EnvConfig, OidcProviderConfig
+from stacks.config import EmailConfig, EnvConfig, OidcProviderConfig
 from stacks.nag import acknowledge
 from stacks.policies import data_removal_policy, log_retention
 from stacks.python_function import PythonFunction
@@ -48,7 +48,8 @@ class IdentityStack(cdk.Stack):
             source="pre_token_generation",
             description="Adds tenant_id and roles to ID and access tokens, and API scopes from the user's groups",
             log_retention=log_retention(config),
-            removal_policy=cdk.RemovalPolicy.DESTROY,
+            # Logs outlive a deleted prod stack (RETAIN where the environment keeps data).
+            removal_policy=data_removal_policy(config),
             environment={
                 "RESOURCE_SERVER_IDENTIFIER": identity.resource_server_identifier,
                 # Federated users belong to the tenant their identity provider is configured for.
@@ -89,6 +90,8 @@ class IdentityStack(cdk.Stack):
             deletion_protection=config.retain_data,
             removal_policy=data_removal_policy(config),
         )
+        if identity.email is not None:
+            self._send_email_through_ses(identity.email)
         self.user_pool.add_trigger(
             cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG,
             self.pre_token_function.function,
@@ -197,6 +200,8 @@ class IdentityStack(cdk.Stack):
                 flows=cognito.OAuthFlows(client_credentials=True),
                 scopes=[scope_of[name] for name in auth_contract.MACHINE_SCOPES],
             ),
+            # No user signs in through it: no federated providers (CDK's default lists every one).
+            supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
             **{
                 **common,
                 "read_attributes": cognito.ClientAttributes(),
@@ -270,6 +275,19 @@ class IdentityStack(cdk.Stack):
                 use_cognito_provided_values=True,
             ).node.add_dependency(domain)
         return domain
+
+    def _send_email_through_ses(self, email: EmailConfig) -> None:
+        """Cognito sends verification and recovery mail from the configured SES identity
+        (`EmailSendingAccount: DEVELOPER`, "Email settings for Amazon Cognito user pools"). Set on the
+        L1 resource: the ARN comes from config as is, even where the identity is in another account."""
+        pool: cognito.CfnUserPool = self.user_pool.node.default_child
+        pool.email_configuration = cognito.CfnUserPool.EmailConfigurationProperty(
+            email_sending_account="DEVELOPER",
+            source_arn=email.ses_identity_arn,
+            from_=email.sender,
+            reply_to_email_address=email.reply_to,
+            configuration_set=email.configuration_set,
+        )
 
     def _federated_identity_providers(self) -> list[cognito.UserPoolIdentityProviderBase]:
         federation = self.config.identity.federation

@@ -10,6 +10,8 @@ Alarms (thresholds from `environments.<env>.monitoring`):
 - Cognito: throttled sign-ins of every app client.
 - Web (where the environment has one): ALB 5xx share (its own and the targets'), unhealthy
   targets, Fargate CPU and memory.
+- WAF (where it is on): requests each web ACL blocked; many can be an attack, or a rule
+  blocking legitimate traffic (docs/operations.md, WAF).
 
 Every alarm notifies the topic on ALARM and on OK. The topic is encrypted with its own KMS
 key (CloudWatch cannot publish to a topic under the AWS managed SNS key) and accepts only TLS.
@@ -37,6 +39,7 @@ from stacks.config import EnvConfig
 from stacks.identity_stack import IdentityStack
 from stacks.policies import data_removal_policy
 from stacks.python_function import PythonFunction
+from stacks.waf_stack import RegionalWebAcl, WafStack
 from stacks.web_stack import WebStack
 
 PERIOD = Duration.minutes(5)
@@ -92,8 +95,30 @@ class AlarmTopic(Construct):
             removal_policy=data_removal_policy(config),
             pending_window=Duration.days(7),
         )
-        # CloudWatch encrypts what it publishes to the topic with this key.
-        self.key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # CloudWatch encrypts what it publishes to the topic with this key ("Enable compatibility between
+        # event sources from AWS services and encrypted topics", Amazon SNS Developer Guide), but only
+        # for this account's alarms in this region: the confused-deputy conditions (IAM User Guide, "The
+        # confused deputy problem"). tests/deployed checks that an alarm's notification still goes out.
+        stack = cdk.Stack.of(self)
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsOfThisAccount",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Topic",
@@ -117,6 +142,7 @@ class MonitoringStack(cdk.Stack):
         identity: IdentityStack,
         api: ApiStack,
         web: WebStack | None,
+        waf: WafStack | None = None,
         **kwargs,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
@@ -142,6 +168,8 @@ class MonitoringStack(cdk.Stack):
         rows.append(self._sign_in(identity))
         if web is not None:
             rows.append(self._web(web))
+        if waf is not None:
+            rows.append(self._waf(waf))
 
         self.dashboard = cw.Dashboard(
             self,
@@ -412,3 +440,40 @@ class MonitoringStack(cdk.Stack):
             cw.GraphWidget(title="Web app targets", left=[healthy, unhealthy], width=8),
             cw.GraphWidget(title="Web app CPU / memory (%)", left=[cpu, memory], width=8),
         ]
+
+    def _waf(self, waf: WafStack) -> list[cw.IWidget]:
+        widgets: list[cw.IWidget] = []
+        acls = [("UserPool", waf.user_pool_acl), ("Alb", waf.alb_acl)]
+        for label, acl in acls:
+            if acl is None:
+                continue
+
+            def waf_metric(name: str, acl: RegionalWebAcl = acl) -> cw.Metric:
+                # Rule "ALL": every rule of the web ACL (AWS WAF Developer Guide, "AWS WAF metrics and dimensions").
+                return cw.Metric(
+                    namespace="AWS/WAFV2",
+                    metric_name=name,
+                    dimensions_map={"WebACL": acl.name, "Region": self.config.region, "Rule": "ALL"},
+                    period=PERIOD,
+                    statistic="Sum",
+                    label=f"{acl.name} {name}",
+                )
+
+            blocked = waf_metric("BlockedRequests")
+            self._alarm(
+                f"Waf{label}BlockedRequests",
+                blocked,
+                threshold=self.thresholds.waf_blocked_requests,
+                description=(
+                    f"web ACL {acl.name} blocked at least {self.thresholds.waf_blocked_requests} requests in 5 minutes "
+                    "(an attack, or a rule blocking legitimate traffic: check the sampled requests)"
+                ),
+            )
+            widgets.append(
+                cw.GraphWidget(
+                    title=f"WAF {acl.name}: blocked / counted (per 5 min)",
+                    left=[blocked, waf_metric("CountedRequests")],
+                    width=12,
+                )
+            )
+        return widgets

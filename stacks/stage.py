@@ -67,6 +67,7 @@ class AuthStage(cdk.Stage):
             identity=self.identity,
             api=self.api,
             web=self.web,
+            waf=self.waf,
         )
         cdk.Tags.of(self).add("project", config.project)
         cdk.Tags.of(self).add("environment", config.name)

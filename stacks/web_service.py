@@ -62,6 +62,8 @@ class WebService(Construct):
                 operating_system_family=ecs.OperatingSystemFamily.LINUX,
             ),
             # The one writable path (gunicorn's worker heartbeats): the root filesystem is read-only.
+            # A bind-mount volume is root-owned 0755 unless the image prepares its path (VOLUME +
+            # chown in service/Dockerfile); tests/test_container_start.py starts the task as Fargate does.
             volumes=[ecs.Volume(name="tmp")],
         )
         linux = ecs.LinuxParameters(self, "LinuxParameters", init_process_enabled=True)

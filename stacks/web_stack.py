@@ -15,6 +15,8 @@ Stateful: the access-log bucket (`LoadBalancer/AccessLogs`), guarded by tests/te
 
 from __future__ import annotations
 
+import sys
+
 import aws_cdk as cdk
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
@@ -65,10 +67,18 @@ class WebStack(cdk.Stack):
             certificate_arn=web.certificate_arn,
             hosted_zone_id=web.hosted_zone_id,
             hosted_zone_name=web.hosted_zone_name,
-            deletion_protection=config.retain_data,
+            # By config, off for the first deploy: a failed create of a protected ALB cannot roll back.
+            deletion_protection=web.deletion_protection,
             access_log_days=config.log_retention_days,
             access_log_removal_policy=data_removal_policy(config),
         )
+        if config.retain_data and not web.deletion_protection:
+            print(
+                f"note: {config.stage_name}: the load balancer has no deletion protection "
+                f"(environments.{config.name}.web.deletion_protection is false); switch it on once the "
+                "first deploy has succeeded (docs/operations.md, First deploy)",
+                file=sys.stderr,
+            )
         self.sign_in = WebSignIn(config=config, identity=identity)
 
         environment = {

@@ -284,6 +284,26 @@ def test_prod_throttling_follows_its_config():
     )
 
 
+def access_log_group_id(stage: dict) -> str:
+    """The logical id of the log group a stage's access logs go to, from its destination ARN
+    `arn:<partition>:logs:<region>:<account>:log-group:<name>`: built from the group's name, never
+    `Fn::GetAtt [group, Arn]`, whose `:*` suffix API Gateway drops (permanent drift)."""
+    separator, parts = stage["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::Join"]
+    assert separator == ""
+    assert isinstance(parts[-2], str) and parts[-2].endswith(":log-group:"), parts
+    assert parts[0].startswith("arn:"), parts
+    return parts[-1]["Ref"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "test"])
+def test_access_log_destination_is_the_log_group_arn_without_the_stream_wildcard(env):
+    template = synthesize(env).templates["Api"]
+    _, stage = only(template, STAGE, StageName="$default")
+    arn = stage["Properties"]["AccessLogSettings"]["DestinationArn"]
+    assert "Fn::GetAtt" not in json.dumps(arn) and ":*" not in json.dumps(arn)
+    assert template["Resources"][access_log_group_id(stage)]["Type"] == "AWS::Logs::LogGroup"
+
+
 def test_access_logs_are_json_with_the_fields_an_incident_needs(api, config):
     _, stage = only(api, STAGE, StageName="$default")
     settings = stage["Properties"]["AccessLogSettings"]
@@ -293,8 +313,7 @@ def test_access_logs_are_json_with_the_fields_an_incident_needs(api, config):
     assert fields["status"] == "$context.status"
     assert fields["sub"] == "$context.authorizer.claims.sub"
     assert fields["authorizerError"] == "$context.authorizer.error"
-    log_group_id = settings["DestinationArn"]["Fn::GetAtt"][0]
-    log_group = api["Resources"][log_group_id]
+    log_group = api["Resources"][access_log_group_id(stage)]
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["Properties"]["RetentionInDays"] == config.log_retention_days
 
@@ -302,7 +321,7 @@ def test_access_logs_are_json_with_the_fields_an_incident_needs(api, config):
 def test_access_logs_are_retained_in_prod():
     template = synthesize("prod").templates["Api"]
     _, stage = only(template, STAGE, StageName="$default")
-    log_group = template["Resources"][stage["Properties"]["AccessLogSettings"]["DestinationArn"]["Fn::GetAtt"][0]]
+    log_group = template["Resources"][access_log_group_id(stage)]
     assert log_group["DeletionPolicy"] == "Retain"
     assert log_group["Properties"]["RetentionInDays"] == synthesize("prod").stage.config.log_retention_days
 

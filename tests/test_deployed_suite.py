@@ -38,8 +38,15 @@ def outputs(**changes) -> dict:
             "ResourceServerIdentifier": "https://api.jwt-auth.dev",
         },
         "jwt-auth-dev-api": {"ApiUrl": "https://abc123.execute-api.eu-west-1.amazonaws.com/", "ItemsTableName": "t"},
-        "jwt-auth-dev-web": {"WebUrl": "https://app.jwt-auth.dev/"},
-        "jwt-auth-dev-monitoring": {"DashboardName": "jwt-auth-dev"},
+        "jwt-auth-dev-web": {
+            "WebUrl": "https://app.jwt-auth.dev/",
+            "WebClusterName": "web-cluster",
+            "WebServiceName": "web-service",
+        },
+        "jwt-auth-dev-monitoring": {
+            "DashboardName": "jwt-auth-dev",
+            "AlarmTopicArn": "arn:aws:sns:eu-west-1:111111111111:alarms",
+        },
     }
     values.update(changes)
     return {name: stack for name, stack in values.items() if stack is not None}
@@ -57,6 +64,13 @@ def test_an_outputs_file_gives_every_endpoint_and_client_of_the_deployment():
         "machine-client",
         "alb-client",
     )
+
+
+def test_an_outputs_file_names_the_stacks_service_and_alarm_topic_the_aws_checks_read():
+    deployment = Deployment.from_outputs(outputs())
+    assert deployment.stack_name("api") == "jwt-auth-dev-api"
+    assert (deployment.web_cluster, deployment.web_service) == ("web-cluster", "web-service")
+    assert deployment.alarm_topic_arn == "arn:aws:sns:eu-west-1:111111111111:alarms"
 
 
 def test_an_environment_without_a_web_stack_has_no_web_url():
@@ -114,7 +128,14 @@ def test_with_an_outputs_file_the_whole_scenario_is_collected(tmp_path):
     # The end-to-end scenario of tests/test_e2e_api.py, and the ALB's own checks.
     scenario = [name for name in vars(test_e2e_api) if name.startswith("test_")]
     assert scenario
-    for name in [*scenario, "test_a_browser_without_a_session_is_sent_to_the_user_pools_sign_in"]:
+    aws_behaviour = [
+        "test_the_identity_stacks_exports_are_locked_by_their_importers",
+        "test_the_web_tasks_start_and_the_deployment_completes",
+        "test_the_api_stage_access_log_destination_shows_no_drift",
+        "test_an_alarm_notification_passes_the_topic_keys_conditions",
+        "test_the_sign_in_redirects_pass_both_web_acls",
+    ]
+    for name in [*scenario, "test_a_browser_without_a_session_is_sent_to_the_user_pools_sign_in", *aws_behaviour]:
         assert f"::{name}" in collected, name
 
 

@@ -328,6 +328,42 @@ def test_fargate_alarms_watch_the_web_service_at_the_configured_threshold(alarm,
     assert found["Threshold"] == getattr(synthesized.stage.config.monitoring, threshold)
 
 
+# ---------------------------------------------------------------- WAF
+
+
+@pytest.mark.parametrize(("env", "acls"), [("test", ("UserPool", "Alb")), ("prod", ("UserPool", "Alb")), ("dev", ())])
+def test_every_web_acl_has_a_blocked_requests_alarm_and_only_where_waf_is_on(env, acls):
+    found = {name for name in alarms(env) if name.startswith("Waf")}
+    assert found == {f"Waf{acl}BlockedRequests" for acl in acls}
+
+
+@pytest.mark.parametrize(
+    ("alarm", "suffix"), [("WafUserPoolBlockedRequests", "user-pool"), ("WafAlbBlockedRequests", "alb")]
+)
+def test_the_blocked_requests_alarm_sums_every_rule_of_its_web_acl(alarm, suffix):
+    synthesized = synthesize("test")
+    properties = alarms("test")[alarm]
+    (metric,) = metric_stats(properties)
+    assert (metric["Namespace"], metric["MetricName"], metric["Stat"], metric["Period"]) == (
+        "AWS/WAFV2",
+        "BlockedRequests",
+        "Sum",
+        300,
+    )
+    # The ACL's name (not a cross-stack token): the dimension CloudWatch publishes under.
+    assert dimension(metric, "WebACL") == f"{synthesized.stage.stage_name}-{suffix}"
+    assert dimension(metric, "Rule") == "ALL"
+    assert dimension(metric, "Region") == synthesized.stage.config.region
+    waf_names = {
+        r["Properties"]["Name"]
+        for r in synthesized.templates["Waf"]["Resources"].values()
+        if r["Type"] == "AWS::WAFv2::WebACL"
+    }
+    assert dimension(metric, "WebACL") in waf_names
+    assert properties["Threshold"] == synthesized.stage.config.monitoring.waf_blocked_requests
+    assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
 # ---------------------------------------------------------------- dashboard
 
 
@@ -357,6 +393,7 @@ def env_raw(**monitoring) -> dict:
         ({"server_error_percent": 0}, r"monitoring.server_error_percent=0 is not allowed: a number from 0.1 to 100"),
         ({"fargate_cpu_percent": 101}, r"monitoring.fargate_cpu_percent=101 is not allowed"),
         ({"lambda_p99": 10}, r"monitoring.lambda_p99: unknown key"),
+        ({"waf_blocked_requests": 0}, r"monitoring.waf_blocked_requests=0 is not allowed: a whole number from 1"),
     ],
 )
 def test_bad_monitoring_values_are_rejected_naming_the_key(change, message):

@@ -7,10 +7,21 @@ import copy
 import json
 from pathlib import Path
 
+import aws_cdk as cdk
 import pytest
+from aws_cdk.assertions import Template
 
-from stacks.config import ConfigError, parse_env_config
-from stacks.waf_stack import COMMON, IP_REPUTATION, KNOWN_BAD_INPUTS, SIGN_IN_RATE_RULE
+from stacks import waf_stack
+from stacks.config import ConfigError, WafConfig, parse_env_config
+from stacks.waf_stack import (
+    COMMON,
+    IP_REPUTATION,
+    KNOWN_BAD_INPUTS,
+    RULE_OVERRIDES,
+    SIGN_IN_RATE_RULE,
+    RegionalWebAcl,
+    sign_in_paths_statement,
+)
 from tests.cross_stack import logical_id_of
 from tests.synth import synthesize
 
@@ -99,13 +110,52 @@ def test_every_acl_is_regional_allows_by_default_and_runs_the_rules_in_order(env
 
 
 @pytest.mark.parametrize("env", ["test", "prod"])
-def test_managed_rule_groups_are_awss_and_block_as_published(env):
-    for acl in acls(env).values():
+def test_managed_rule_groups_are_awss_and_block_as_published_but_for_the_listed_overrides(env):
+    for suffix, acl in acls(env).items():
         for name in (IP_REPUTATION, COMMON, KNOWN_BAD_INPUTS):
             rule = rules(acl)[name]
-            assert rule["Statement"] == {"ManagedRuleGroupStatement": {"Name": name, "VendorName": "AWS"}}
+            statement = rule["Statement"]["ManagedRuleGroupStatement"]
+            assert (statement["VendorName"], statement["Name"]) == ("AWS", name)
+            counted = {o.rule for o in RULE_OVERRIDES[suffix] if o.group == name}
+            overrides = statement.get("RuleActionOverrides", [])
+            assert {o["Name"] for o in overrides} == counted, (suffix, name)
+            assert all(o["ActionToUse"] == {"Count": {}} for o in overrides)
             # "None" keeps the group's own actions (block); "Count" would only observe.
             assert rule["OverrideAction"] == {"None": {}}
+
+
+def test_the_overrides_are_the_known_conflicts_each_with_a_reason():
+    # NoUserAgent_HEADER: machine clients and the ALB's calls; the query-string limit: the ALB's
+    # sign-in redirects; the cookie limit: the ALB's sharded session cookie (ALB only).
+    assert {o.rule for o in RULE_OVERRIDES["user-pool"]} == {"NoUserAgent_HEADER", "SizeRestrictions_QUERYSTRING"}
+    assert {o.rule for o in RULE_OVERRIDES["alb"]} == {
+        "NoUserAgent_HEADER",
+        "SizeRestrictions_QUERYSTRING",
+        "SizeRestrictions_Cookie_HEADER",
+    }
+    operations = (Path(__file__).resolve().parent.parent / "docs" / "operations.md").read_text()
+    for override in {o for overrides in RULE_OVERRIDES.values() for o in overrides}:
+        assert len(override.reason) > 40, override
+        assert f"`{override.rule}`" in operations, f"docs/operations.md does not explain {override.rule}"
+
+
+def test_a_group_listed_for_count_mode_only_counts(monkeypatch):
+    monkeypatch.setattr(waf_stack, "COUNT_MODE_GROUPS", (KNOWN_BAD_INPUTS,))
+    stack = cdk.Stack(cdk.App(), "Probe")
+    acl = RegionalWebAcl(
+        stack,
+        "Acl",
+        name="probe",
+        description="probe",
+        waf=WafConfig(enabled=True),
+        sign_in_scope=sign_in_paths_statement(["/x"], ()),
+        overrides=(),
+    )
+    assert acl.name == "probe"
+    (rendered_acl,) = Template.from_stack(stack).find_resources(ACL).values()
+    rendered = {rule["Name"]: rule for rule in rendered_acl["Properties"]["Rules"]}
+    assert rendered[KNOWN_BAD_INPUTS]["OverrideAction"] == {"Count": {}}
+    assert rendered[COMMON]["OverrideAction"] == {"None": {}}
 
 
 @pytest.mark.parametrize("env", ["test", "prod"])
@@ -120,9 +170,48 @@ def test_the_sign_in_rate_rule_blocks_per_client_ip_at_the_configured_limit(env)
         assert statement["EvaluationWindowSec"] == waf.rate_window_seconds
 
 
-def test_on_the_user_pool_the_rate_rule_counts_every_request_to_the_pool(test_env):
+def matches(statement: dict, path: str, headers: dict[str, str] | None = None) -> bool:
+    """Whether a scope-down statement (ORs of byte matches on the path or one header) matches."""
+    if "OrStatement" in statement:
+        return any(matches(s, path, headers) for s in statement["OrStatement"]["Statements"])
+    match = statement["ByteMatchStatement"]
+    field = match["FieldToMatch"]
+    value = path if "UriPath" in field else (headers or {}).get(field["SingleHeader"]["Name"].lower(), "")
+    for transformation in match["TextTransformations"]:
+        if transformation["Type"] == "LOWERCASE":
+            value = value.lower()
+    wanted = match["SearchString"]
+    return value.startswith(wanted) if match["PositionalConstraint"] == "STARTS_WITH" else value == wanted
+
+
+def target(operation: str) -> dict[str, str]:
+    return {"x-amz-target": f"AWSCognitoIdentityProviderService.{operation}"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "counted"),
+    [
+        ("/oauth2/authorize", None, True),
+        ("/login", None, True),
+        ("/signup", None, True),
+        ("/forgotPassword", None, True),
+        ("/", target("InitiateAuth"), True),
+        ("/", target("RespondToAuthChallenge"), True),
+        ("/", target("SignUp"), True),
+        ("/", target("ForgotPassword"), True),
+        # The ALB redeems each user's code and reads user info from a few AWS addresses; machine
+        # clients fetch tokens: none of it may use up a per-IP sign-in budget.
+        ("/oauth2/token", None, False),
+        ("/oauth2/userInfo", None, False),
+        ("/.well-known/jwks.json", None, False),
+        ("/", target("GetUser"), False),
+        ("/", target("RevokeToken"), False),
+        ("/logout", None, False),
+    ],
+)
+def test_on_the_user_pool_the_rate_rule_counts_sign_in_requests_only(path, headers, counted):
     statement = rules(acls("test")["user-pool"])[SIGN_IN_RATE_RULE]["Statement"]["RateBasedStatement"]
-    assert "ScopeDownStatement" not in statement
+    assert matches(statement["ScopeDownStatement"], path, headers) is counted
 
 
 def test_on_the_alb_the_rate_rule_counts_only_the_sign_in_paths(test_env):

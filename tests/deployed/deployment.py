@@ -11,7 +11,7 @@ from typing import Any
 
 OUTPUTS_ENV_VAR = "JWT_AUTH_OUTPUTS"
 # Stack names are `<project>-<env>-<part>` (stacks/stage.py).
-_STACK_NAME = re.compile(r"^(?P<stage>[a-z][a-z0-9-]*)-(?P<part>identity|api|web)$")
+_STACK_NAME = re.compile(r"^(?P<stage>[a-z][a-z0-9-]*)-(?P<part>identity|api|web|waf|monitoring)$")
 # A user pool id starts with its region: `eu-west-1_AbCdEfGhI`.
 _POOL_ID = re.compile(r"^(?P<region>[a-z]{2}(-gov)?-[a-z]+-\d)_[A-Za-z0-9]+$")
 
@@ -33,6 +33,14 @@ class Deployment:
     api_url: str  # ends with '/'
     web_url: str | None  # https://<web domain>, where the environment has a web stack
     alb_client_id: str | None
+    # For the checks of AWS behaviour the stacks rely on (test_deployed_aws_behaviour.py).
+    web_cluster: str | None = None
+    web_service: str | None = None
+    alarm_topic_arn: str | None = None
+
+    def stack_name(self, part: str) -> str:
+        """The CloudFormation stack of one part: `<stage>-identity`, `-api`, `-web`, ..."""
+        return f"{self.stage}-{part}"
 
     def scope(self, name: str) -> str:
         return f"{self.resource_server}/{name}"
@@ -87,4 +95,7 @@ class Deployment:
             api_url=need("api", "ApiUrl"),
             web_url=web_url.rstrip("/") if isinstance(web_url, str) and web_url else None,
             alb_client_id=parts["identity"].get("AlbClientId"),
+            web_cluster=web.get("WebClusterName"),
+            web_service=web.get("WebServiceName"),
+            alarm_topic_arn=parts.get("monitoring", {}).get("AlarmTopicArn"),
         )
