@@ -39,6 +39,11 @@ ROLE_SCOPES = MappingProxyType(
 )
 ROLES = tuple(ROLE_SCOPES)
 
+# The cross-tenant role and its scope (issue 13). The role→scope map and the resource server
+# gain them with the tenant lifecycle work; these names are the contract both sides use.
+PLATFORM_OPERATOR = "platform_operator"
+PLATFORM_SCOPE = "platform.admin"
+
 # The tenant lives in an immutable custom attribute; the trigger copies it and the
 # roles into both tokens under these claim names. Federated users get the tenant their
 # identity provider is configured for (never from an attribute: Cognito requires every
