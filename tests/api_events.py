@@ -283,3 +283,28 @@ def mocked_items_table(monkeypatch: Any) -> Iterator[Any]:
 
 def response_json(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
+
+
+TENANTS_TABLE_NAME = "jwt-auth-test-tenants"
+
+
+def create_tenants_table() -> Any:
+    """The tenants table as stacks/tenancy_tables.py defines it (pk/sk strings), in moto."""
+    key = auth_contract.TABLE_PARTITION_KEY, auth_contract.TABLE_SORT_KEY
+    return boto3.resource("dynamodb", region_name=REGION).create_table(
+        TableName=TENANTS_TABLE_NAME,
+        KeySchema=[{"AttributeName": key[0], "KeyType": "HASH"}, {"AttributeName": key[1], "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in key],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def put_tenant_profile(table: Any, tenant: str, status: str = auth_contract.TENANT_ACTIVE) -> None:
+    """The PROFILE item the tenant lifecycle writes (only `status` matters to machine clients)."""
+    table.put_item(
+        Item={
+            auth_contract.TABLE_PARTITION_KEY: f"{auth_contract.TENANT_KEY_PREFIX}{tenant}",
+            auth_contract.TABLE_SORT_KEY: auth_contract.TENANT_PROFILE_SORT_KEY,
+            "status": status,
+        }
+    )
