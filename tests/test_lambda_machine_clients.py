@@ -58,13 +58,13 @@ class CognitoWithSecrets:
         raw = self._cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=client_id)["UserPoolClient"]
         return AppClient(pool_id=pool_id, raw=raw)
 
-    def add_user_pool_client_secret(self, *, UserPoolId, ClientId, ClientSecret=None):  # noqa: N803 - boto3's names
+    def add_user_pool_client_secret(self, *, UserPoolId, ClientId, ClientSecret=None):
         return {"ClientSecretDescriptor": self.secrets.add(self.app_client(UserPoolId, ClientId), ClientSecret)}
 
-    def list_user_pool_client_secrets(self, *, UserPoolId, ClientId):  # noqa: N803
+    def list_user_pool_client_secrets(self, *, UserPoolId, ClientId):
         return {"ClientSecrets": self.secrets.list(self.app_client(UserPoolId, ClientId))}
 
-    def delete_user_pool_client_secret(self, *, UserPoolId, ClientId, ClientSecretId):  # noqa: N803
+    def delete_user_pool_client_secret(self, *, UserPoolId, ClientId, ClientSecretId):
         self.secrets.delete(self.app_client(UserPoolId, ClientId), ClientSecretId)
         return {}
 
