@@ -35,6 +35,9 @@ class ApiStack(cdk.Stack):
             "Backends",
             config=config,
             table=self.items_table,
+            tenants_table=identity.tenants_table,
+            revocation_table=identity.revocation_table,
+            user_pool=identity.user_pool,
             issuer=identity.issuer_url,
             jwks_url=identity.jwks_url,
             # The tenant routes act for a user: machine tokens carry no tenant.
@@ -45,6 +48,7 @@ class ApiStack(cdk.Stack):
             return tuple(config.qualified_scope(name) for name in names)
 
         b = self.backends
+        manage_tenant = scopes(auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE)
         self.route_specs = (
             RouteSpec(GET, "/health", b.me, Auth.NONE),
             RouteSpec(GET, "/me", b.me, Auth.JWT, scopes(*auth_contract.USER_SCOPES)),
@@ -57,6 +61,16 @@ class ApiStack(cdk.Stack):
                 POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.JWT, scopes(*auth_contract.MACHINE_SCOPES)
             ),
             RouteSpec(GET, "/tenants/{tenantId}/summary", b.tenant_summary, Auth.TENANT_PATH),
+            # A tenant's machine clients: its admin (the handler checks the tenant) or a platform operator.
+            *(
+                RouteSpec(method, path, b.machine_clients, Auth.JWT, manage_tenant)
+                for method, path in (
+                    (GET, "/tenants/{tenantId}/machine-clients"),
+                    (POST, "/tenants/{tenantId}/machine-clients"),
+                    (POST, "/tenants/{tenantId}/machine-clients/{clientId}/rotate"),
+                    (DELETE, "/tenants/{tenantId}/machine-clients/{clientId}"),
+                )
+            ),
         )
         self.http_api = TenantHttpApi(
             self,

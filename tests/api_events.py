@@ -107,11 +107,15 @@ def id_token_claims(user: User, *, client_id: str = SPA_CLIENT_ID) -> dict[str, 
 
 
 def machine_claims(
-    *, client_id: str = MACHINE_CLIENT_ID, scopes: tuple[str, ...] = auth_contract.MACHINE_SCOPES
+    *,
+    client_id: str = MACHINE_CLIENT_ID,
+    scopes: tuple[str, ...] = auth_contract.MACHINE_SCOPES,
+    tenant: str | None = None,
 ) -> dict[str, str]:
-    """A client-credentials access token: `sub` is the client id, no username, no tenant."""
+    """A client-credentials access token: `sub` is the client id, no username; a tenant's client has
+    `tenant_id` (the pre-token trigger's V3_0 path adds it), the platform's client none."""
     now = int(time.time())
-    return {
+    claims = {
         "sub": client_id,
         "iss": ISSUER,
         "version": "2",
@@ -123,6 +127,9 @@ def machine_claims(
         "iat": str(now),
         "jti": str(uuid.uuid4()),
     }
+    if tenant is not None:
+        claims[auth_contract.TENANT_CLAIM] = tenant
+    return claims
 
 
 def jwt_authorizer(claims: dict[str, str], *, scopes: Any = "from-claims") -> dict[str, Any]:

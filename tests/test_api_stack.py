@@ -34,6 +34,15 @@ EXPECTED_ROUTES = {
     "DELETE /items/{id}": (JWT, (auth_contract.ITEMS_WRITE,), "items_write.handler.lambda_handler"),
     "POST /tenants/{tenantId}/events": (JWT, auth_contract.MACHINE_SCOPES, "tenant_events.handler.lambda_handler"),
     "GET /tenants/{tenantId}/summary": (LAMBDA, (), "tenant_summary.handler.lambda_handler"),
+    **dict.fromkeys(
+        (
+            "GET /tenants/{tenantId}/machine-clients",
+            "POST /tenants/{tenantId}/machine-clients",
+            "POST /tenants/{tenantId}/machine-clients/{clientId}/rotate",
+            "DELETE /tenants/{tenantId}/machine-clients/{clientId}",
+        ),
+        (JWT, (auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE), "machine_clients.handler.lambda_handler"),
+    ),
 }
 
 # handler -> the DynamoDB actions its role may use (and nothing else on data)
@@ -49,6 +58,28 @@ EXPECTED_TABLE_ACTIONS = {
     "tenant_events.handler.lambda_handler": {"dynamodb:PutItem"},
     "tenant_summary.handler.lambda_handler": {"dynamodb:Query"},
     "tenant_authorizer.handler.lambda_handler": set(),
+    "machine_clients.handler.lambda_handler": set(),
+}
+
+# handler -> identity-stack resource (by its output's logical id) -> the exact actions on it
+EXPECTED_IDENTITY_GRANTS = {
+    "machine_clients.handler.lambda_handler": {
+        "TenantsTable": {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+        "RevocationTable": {"dynamodb:PutItem"},
+        "UserPool6BA7E5F2": {
+            "cognito-idp:CreateUserPoolClient",
+            "cognito-idp:DeleteUserPoolClient",
+            "cognito-idp:ListUserPoolClientSecrets",
+            "cognito-idp:AddUserPoolClientSecret",
+            "cognito-idp:DeleteUserPoolClientSecret",
+        },
+    },
 }
 
 
@@ -377,10 +408,39 @@ def test_each_role_gets_only_the_table_actions_its_function_uses(api, handler):
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             statement_actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             data_actions = [action for action in statement_actions if action.startswith("dynamodb:")]
+            if data_actions and "Fn::GetStackOutput" in statement["Resource"]:
+                continue  # a tenancy table of the identity stack: exact grants checked below
             if data_actions:
                 assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
             actions.update(data_actions)
     assert actions == EXPECTED_TABLE_ACTIONS[handler]
+
+
+def identity_grants(api: dict, handler: str) -> dict[str, set[str]]:
+    """What a function's role may do on identity-stack resources, by the resource's logical-id prefix."""
+    (role_id,) = [role for role, name in handler_by_role(api).items() if name == handler]
+    grants: dict[str, set[str]] = {}
+    for policy in resources(api, POLICY).values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resource = statement["Resource"]
+            if not isinstance(resource, dict) or "Fn::GetStackOutput" not in resource:
+                continue
+            output = resource["Fn::GetStackOutput"]["OutputName"]
+            name = next(
+                prefix for prefix in ("TenantsTable", "RevocationTable", "UserPool6BA7E5F2") if prefix in output
+            )
+            assert output.removeprefix("PublishOutputFnGetAtt").startswith(name) and "Arn" in output
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow" and name not in grants
+            grants[name] = set(actions)
+    return grants
+
+
+@pytest.mark.parametrize("handler", list(EXPECTED_TABLE_ACTIONS))
+def test_grants_on_the_identity_stacks_tables_and_pool_are_exact(api, handler):
+    assert identity_grants(api, handler) == EXPECTED_IDENTITY_GRANTS.get(handler, {})
 
 
 def test_no_policy_uses_wildcards_on_actions_or_data_resources(api):
@@ -407,3 +467,21 @@ def test_data_functions_get_the_table_name_and_resource_server_from_the_environm
     (table_id,) = resources(api, TABLE)
     assert variables["TABLE_NAME"] == {"Ref": table_id}
     assert variables["RESOURCE_SERVER_IDENTIFIER"] == config.identity.resource_server_identifier
+
+
+def test_the_machine_clients_function_gets_its_pool_tables_and_token_lifetime_from_the_environment(api, config):
+    _, function = only(api, FUNCTION, Handler="machine_clients.handler.lambda_handler")
+    variables = function["Properties"]["Environment"]["Variables"]
+    outputs = {
+        name: variables[name]["Fn::GetStackOutput"]["OutputName"]
+        for name in ("USER_POOL_ID", "TENANTS_TABLE", "REVOCATION_TABLE")
+    }
+    assert outputs["USER_POOL_ID"].startswith("PublishOutputRefUserPool6BA7E5F2")
+    assert outputs["TENANTS_TABLE"].startswith("PublishOutputRefTenantsTable")
+    assert outputs["REVOCATION_TABLE"].startswith("PublishOutputRefRevocationTable")
+    identity = config.identity
+    assert variables["MACHINE_ACCESS_TOKEN_MINUTES"] == str(identity.access_token_minutes)
+    assert variables["REVOCATION_TTL_SECONDS"] == str(
+        60 * max(identity.access_token_minutes, identity.id_token_minutes)
+    )
+    assert variables["RESOURCE_SERVER_IDENTIFIER"] == identity.resource_server_identifier

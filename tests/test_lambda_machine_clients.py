@@ -220,7 +220,7 @@ def test_a_tenant_may_hold_only_a_few_clients(world):
         access_claims(User("ed", "acme", (auth_contract.EDITOR,))),
         access_claims(User("vi", "acme", (auth_contract.VIEWER,))),
         access_claims(User("alice", "acme", (auth_contract.ADMIN,)), scopes=(auth_contract.ITEMS_READ,)),
-        machine_claims(),
+        machine_claims(tenant="acme"),
         access_claims(User("nobody", None, (auth_contract.ADMIN,))),  # an admin of no tenant
     ],
     ids=["other-tenant-admin", "editor", "viewer", "admin-without-admin-scope", "machine", "tenant-less-admin"],
