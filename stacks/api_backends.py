@@ -9,6 +9,7 @@
 | tenant_summary    | GET /tenants/{tenantId}/summary          | Query                                  |
 | machine_clients   | GET/POST /tenants/{tenantId}/machine-clients, POST .../{clientId}/rotate, DELETE .../{clientId} | tenants table: GetItem, Query, UpdateItem, PutItem, DeleteItem; revocation table: PutItem; user pool: MACHINE_CLIENT_POOL_ACTIONS |
 | tenant_authorizer | (Lambda authorizer of the tenant routes) | none                                   |
+| machine_authorizer | (Lambda authorizer of POST /tenants/{tenantId}/events) | tenants table: GetItem |
 
 Every runtime setting is an environment variable (docs/api.md lists them), so the functions
 run unchanged behind the local gateway.
@@ -42,6 +43,8 @@ MACHINE_CLIENT_TABLE_ACTIONS = (
     "dynamodb:DeleteItem",
 )
 REVOCATION_WRITE_ACTIONS = ("dynamodb:PutItem",)
+# lambdas/tenant_authorizer/machine.py: is the client still registered for the tenant?
+MACHINE_AUTHORIZER_TABLE_ACTIONS = ("dynamodb:GetItem",)
 # lambdas/machine_clients/logic.py: exactly the Cognito operations it calls.
 MACHINE_CLIENT_POOL_ACTIONS = (
     "cognito-idp:CreateUserPoolClient",
@@ -130,6 +133,21 @@ class ApiBackends(Construct):
             },
             timeout_seconds=5,
         )
+        # Tenants' machine clients are made at run time: the JWT authorizer's fixed audience cannot
+        # list them, so the events route has a Lambda authorizer of its own (same code package).
+        self.machine_authorizer = function(
+            "MachineAuthorizer",
+            "tenant_authorizer",
+            "Lambda authorizer of POST /tenants/{tenantId}/events: a registered machine client of that tenant",
+            {
+                **resource_server,
+                "ISSUER": issuer,
+                "JWKS_URL": jwks_url,
+                "TENANTS_TABLE": tenants_table.table_name,
+            },
+            timeout_seconds=5,
+            module="machine",
+        )
 
         table.grant(self.items_read, *READ_ACTIONS)
         table.grant(self.items_write, *WRITE_ACTIONS)
@@ -138,3 +156,4 @@ class ApiBackends(Construct):
         tenants_table.grant(self.machine_clients, *MACHINE_CLIENT_TABLE_ACTIONS)
         revocation_table.grant(self.machine_clients, *REVOCATION_WRITE_ACTIONS)
         user_pool.grant(self.machine_clients, *MACHINE_CLIENT_POOL_ACTIONS)
+        tenants_table.grant(self.machine_authorizer, *MACHINE_AUTHORIZER_TABLE_ACTIONS)

@@ -28,8 +28,9 @@ class ApiStack(cdk.Stack):
         self.config = config
 
         self.items_table = ItemsTable(self, "ItemsTable", config=config).table
-        # Users call through the SPA/CLI client or the ALB (token relay); machines through theirs.
-        audience = [client.user_pool_client_id for client in identity.clients]
+        # Users call through the SPA/CLI client or the ALB (token relay). Tenants' machine clients are
+        # made at run time and have their own authorizer; the platform's MachineClient has no route.
+        audience = [client.user_pool_client_id for client in identity.user_clients]
         self.backends = ApiBackends(
             self,
             "Backends",
@@ -57,9 +58,8 @@ class ApiStack(cdk.Stack):
             RouteSpec(POST, "/items", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
             RouteSpec(PUT, "/items/{id}", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
             RouteSpec(DELETE, "/items/{id}", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
-            RouteSpec(
-                POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.JWT, scopes(*auth_contract.MACHINE_SCOPES)
-            ),
+            # A tenant's machine clients only (made at run time, so not in the JWT authorizer's audience).
+            RouteSpec(POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.MACHINE_TENANT),
             RouteSpec(GET, "/tenants/{tenantId}/summary", b.tenant_summary, Auth.TENANT_PATH),
             # A tenant's machine clients: its admin (the handler checks the tenant) or a platform operator.
             *(
@@ -79,6 +79,7 @@ class ApiStack(cdk.Stack):
             issuer=identity.issuer_url,
             audience=audience,
             tenant_authorizer=b.tenant_authorizer,
+            machine_authorizer=b.machine_authorizer,
             routes=self.route_specs,
             log_retention=log_retention(config),
             log_removal_policy=data_removal_policy(config),
