@@ -114,7 +114,7 @@ def tenant_machine_clients(
     from machine_clients.logic import MachineClients  # the Lambda code the local runtime put on sys.path
 
     from shared.claims import Identity
-    from shared.machine_clients import MachineClientRecords
+    from shared.machine_clients import STATUS, MachineClientRecords
 
     records = MachineClientRecords(tenants_table)
     operations = MachineClients(
@@ -134,7 +134,7 @@ def tenant_machine_clients(
                     auth_contract.TABLE_PARTITION_KEY: f"{auth_contract.TENANT_KEY_PREFIX}{tenant}",
                     auth_contract.TABLE_SORT_KEY: auth_contract.TENANT_PROFILE_SORT_KEY,
                     "name": tenant,
-                    "status": auth_contract.TENANT_ACTIVE,
+                    STATUS: auth_contract.TENANT_ACTIVE,
                 }
             )
         seeder = Identity("local-seed", "local-seed", None, frozenset(), frozenset(), None, "access")

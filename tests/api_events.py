@@ -19,6 +19,7 @@ import boto3
 from moto import mock_aws
 
 import auth_contract
+from shared import machine_clients
 from shared.items_table import PARTITION_KEY, SORT_KEY, items_table
 
 REGION = "eu-west-1"
@@ -312,6 +313,6 @@ def put_tenant_profile(table: Any, tenant: str, status: str = auth_contract.TENA
         Item={
             auth_contract.TABLE_PARTITION_KEY: f"{auth_contract.TENANT_KEY_PREFIX}{tenant}",
             auth_contract.TABLE_SORT_KEY: auth_contract.TENANT_PROFILE_SORT_KEY,
-            "status": status,
+            machine_clients.STATUS: status,
         }
     )
