@@ -13,6 +13,7 @@ ITEMS_READ = "items.read"
 ITEMS_WRITE = "items.write"
 ADMIN_SCOPE = "admin"
 EVENTS_WRITE = "events.write"
+PLATFORM_MACHINE_SCOPE = "platform.machine"
 
 API_SCOPES = MappingProxyType(
     {
@@ -20,10 +21,15 @@ API_SCOPES = MappingProxyType(
         ITEMS_WRITE: "Create, change and delete the items of your tenant",
         ADMIN_SCOPE: "Administer your tenant",
         EVENTS_WRITE: "Machine clients: post events for a tenant",
+        PLATFORM_MACHINE_SCOPE: "The platform's own machine client: no tenant's data",
     }
 )
 USER_SCOPES = (ITEMS_READ, ITEMS_WRITE, ADMIN_SCOPE)
+# A tenant's machine clients get these; their tokens carry the tenant (pre-token trigger, V3_0).
 MACHINE_SCOPES = (EVENTS_WRITE,)
+# The platform's own client (the identity stack's MachineClient, used by the web app's /m2m/
+# paths) gets only this: its tokens carry no tenant and no tenant route accepts them.
+PLATFORM_MACHINE_SCOPES = (PLATFORM_MACHINE_SCOPE,)
 
 # Roles are Cognito groups. A user's roles decide the API scopes the
 # pre-token-generation trigger adds to their access token.
@@ -38,6 +44,11 @@ ROLE_SCOPES = MappingProxyType(
     }
 )
 ROLES = tuple(ROLE_SCOPES)
+
+# The cross-tenant role and its scope (issue 13). The role→scope map and the resource server
+# gain them with the tenant lifecycle work; these names are the contract both sides use.
+PLATFORM_OPERATOR = "platform_operator"
+PLATFORM_SCOPE = "platform.admin"
 
 # The tenant lives in an immutable custom attribute; the trigger copies it and the
 # roles into both tokens under these claim names. Federated users get the tenant their

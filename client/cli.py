@@ -204,8 +204,13 @@ def cmd_m2m_token(args: argparse.Namespace, session: Session, out: TextIO, stdin
     tokens = client_credentials(session.endpoints, client_id, secret, args.scope or ())
     entry = {"access_token": tokens.access_token, "expires_at": expires_at(tokens.access_token, tokens.expires_in)}
     session.cache.put(session.machine_profile(client_id), entry)
-    scopes = claims_of(tokens.access_token).get("scope", "")
-    print(f"Machine token for {client_id}: scopes {scopes}; valid until {when(entry['expires_at'])}", file=out)
+    claims = claims_of(tokens.access_token)
+    tenant = claims.get(auth_contract.TENANT_CLAIM) or "none"
+    print(
+        f"Machine token for {client_id} (tenant {tenant}): scopes {claims.get('scope', '')}; "
+        f"valid until {when(entry['expires_at'])}",
+        file=out,
+    )
     if args.print:
         print(tokens.access_token, file=out)
     return EXIT_OK
@@ -219,32 +224,31 @@ def request_body(data: str | None) -> bytes | None:
     return data.encode()
 
 
-def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
-    if args.which == "machine":
-        client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
-        token = session.machine(client_id)["access_token"]
-    else:
-        entry = session.fresh_user()
-        token = entry.get("id_token") if args.which == "id" else entry["access_token"]
-    path = args.path if args.path.startswith("/") else "/" + args.path
+def api_request(
+    session: Session, method: str, path: str, token: str, body: bytes | None, extra_headers: list[str] | None = None
+) -> tuple[int, bytes]:
+    """One API call with a bearer token: the status and the raw body."""
+    path = path if path.startswith("/") else "/" + path
     url = session.endpoints.api_url + path
     if not url.startswith(("http://", "https://")):
         raise CliError(f"not an http(s) URL: {url}")
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    body = request_body(args.data)
     if body is not None:
         headers["Content-Type"] = "application/json"
-    for header in args.header or []:
+    for header in extra_headers or []:
         name, _, value = header.partition(":")
         headers[name.strip()] = value.strip()
-    request = urllib.request.Request(url, data=body, headers=headers, method=args.method.upper())  # noqa: S310
+    request = urllib.request.Request(url, data=body, headers=headers, method=method.upper())  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
-            status, payload = response.status, response.read()
+            return response.status, response.read()
     except urllib.error.HTTPError as error:
-        status, payload = error.code, error.read()
+        return error.code, error.read()
     except OSError as error:
         raise CliError(f"cannot reach {url}: {error}") from None
+
+
+def print_answer(status: int, payload: bytes, out: TextIO) -> int:
     print(f"HTTP {status}", file=sys.stderr)
     try:
         print(json.dumps(json.loads(payload), indent=2), file=out)
@@ -252,6 +256,45 @@ def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: Tex
         if payload:
             print(payload.decode("utf-8", "replace"), file=out)
     return EXIT_OK if status < 400 else EXIT_HTTP_ERROR
+
+
+def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    if args.which == "machine":
+        client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
+        token = session.machine(client_id)["access_token"]
+    else:
+        entry = session.fresh_user()
+        token = entry.get("id_token") if args.which == "id" else entry["access_token"]
+    status, payload = api_request(session, args.method, args.path, token, request_body(args.data), args.header)
+    return print_answer(status, payload, out)
+
+
+def cmd_machine_clients(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    """A tenant's machine clients, as its admin (or a platform operator, with --tenant)."""
+    token = session.fresh_user()["access_token"]
+    tenant = args.tenant or claims_of(token).get(auth_contract.TENANT_CLAIM)
+    if not tenant:
+        raise CliError("no tenant: your token has none; name one with --tenant")
+    collection = f"/tenants/{urllib.parse.quote(tenant, safe='')}/machine-clients"
+    one = f"{collection}/{urllib.parse.quote(getattr(args, 'client_id', '') or '', safe='')}"
+    method, path, body = {
+        "list": ("GET", collection, None),
+        "create": ("POST", collection, json.dumps({"name": getattr(args, "name", "")}).encode()),
+        "rotate": ("POST", f"{one}/rotate", None),
+        "delete": ("DELETE", one, None),
+    }[args.action]
+    status, payload = api_request(session, method, path, token, body)
+    code = print_answer(status, payload, out)
+    if code == EXIT_OK and args.action in ("create", "rotate"):
+        answer = json.loads(payload)
+        print(
+            "The secret is shown only this once. To get a token for this client:\n"
+            f"  export {CLIENT_ID_ENV}={answer['client_id']}\n"
+            f"  export {CLIENT_SECRET_ENV}=<client_secret above>\n"
+            "  python -m client m2m-token",
+            file=sys.stderr,
+        )
+    return code
 
 
 def cmd_logout(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
@@ -314,6 +357,21 @@ def parser() -> argparse.ArgumentParser:
     m2m.add_argument("--print", action="store_true", help="also print the token")
     m2m.set_defaults(run=cmd_m2m_token)
 
+    clients = commands.add_parser("machine-clients", help="your tenant's machine clients (tenant admins)")
+    actions = clients.add_subparsers(dest="action", required=True)
+    for action, description in (
+        ("list", "list the tenant's machine clients"),
+        ("create", "create one; prints its secret once"),
+        ("rotate", "replace a client's secret (same client id); prints the new one once"),
+        ("delete", "delete a client; its tokens stop working"),
+    ):
+        sub = actions.add_parser(action, help=description)
+        if action == "create":
+            sub.add_argument("name", help="a name for the client: letters, digits, '.', '_', '-'")
+        elif action in ("rotate", "delete"):
+            sub.add_argument("client_id", help="the machine client's id")
+        sub.add_argument("--tenant", help="the tenant (default: yours; platform operators name one)")
+        sub.set_defaults(run=cmd_machine_clients)
     commands.add_parser("logout", help="revoke the refresh token and forget the cached tokens").set_defaults(
         run=cmd_logout
     )

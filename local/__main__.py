@@ -95,7 +95,8 @@ def banner(summary: dict, outputs_file: Path | None) -> str:
     for client in summary["machine_clients"]:
         lines += [
             "",
-            f"Machine client {client['name']}: scopes {' '.join(client['scopes'])}",
+            f"Machine client {client['name']} ({'tenant ' + client['tenant'] if client.get('tenant') else 'platform, no tenant'}): "
+            f"scopes {' '.join(client['scopes'])}",
             f"  export JWT_AUTH_CLIENT_ID={client['client_id']}",
             f"  export JWT_AUTH_CLIENT_SECRET={client['client_secret']}",
         ]

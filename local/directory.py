@@ -137,11 +137,24 @@ class UserDirectory:
             return False
         return True
 
+    def _pages(self, operation: str, key: str, **params: Any) -> list[dict[str, Any]]:
+        """Every page of a list call (clients made at run time can outgrow one page)."""
+        items: list[dict[str, Any]] = []
+        while True:
+            answer = self._call(operation, **params)
+            items += answer.get(key, [])
+            token = answer.get("NextToken")
+            if not token:
+                return items
+            params["NextToken"] = token
+
     def pool_of_client(self, client_id: str) -> str:
+        """The pool of a client, looked up again whenever the id is new (clients are made at run time)."""
         if client_id not in self._client_pools:
-            for pool in self._call("list_user_pools", MaxResults=60)["UserPools"]:
-                clients = self._call("list_user_pool_clients", UserPoolId=pool["Id"], MaxResults=60)
-                for client in clients["UserPoolClients"]:
+            for pool in self._pages("list_user_pools", "UserPools", MaxResults=60):
+                for client in self._pages(
+                    "list_user_pool_clients", "UserPoolClients", UserPoolId=pool["Id"], MaxResults=60
+                ):
                     self._client_pools[client["ClientId"]] = pool["Id"]
         if client_id not in self._client_pools:
             raise DirectoryError("ResourceNotFoundException", "User pool client does not exist.")

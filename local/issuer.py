@@ -2,7 +2,9 @@
 
 moto keeps the users, groups and passwords. This layer does what moto does not: Cognito's claim
 sets, its own RS256 keys and JWKS per pool, the pool's pre-token-generation trigger on every user
-token, per-client token lifetimes, allowed auth flows and SECRET_HASH, SRP, `/oauth2/token`
+token (and, for a V3_0 trigger, on every client-credentials token), per-client token lifetimes,
+app client secrets with Cognito's 2025 rotation API (local/client_secrets.py), allowed auth flows
+and SECRET_HASH, SRP, `/oauth2/token`
 (client credentials, refresh, authorization code), revocation (`RevokeToken`, `/oauth2/revoke`,
 global sign-out) and the hosted-UI authorization endpoint with PKCE.
 
@@ -31,6 +33,7 @@ from typing import Any
 import jwt
 
 from client.srp import ServerSession, SrpError
+from local.client_secrets import ClientSecrets
 from local.directory import AppClient, DirectoryError, User, UserDirectory
 from local.httpserver import Handler, LocalServer, RequestTooLarge
 from local.lambdas import FunctionError
@@ -146,6 +149,7 @@ class Issuer:
         self.region = region
         self.base_url = base_url.rstrip("/")
         self.state = IssuerState()
+        self.client_secrets = ClientSecrets(clock.time)
         self._keys: dict[str, PoolKeys] = {}
         self._lock = threading.RLock()
 
@@ -199,6 +203,10 @@ class Issuer:
             "UpdateUserAttributes": self.update_user_attributes,
             "ChangePassword": self.change_password,
             "SignUp": self.check_sign_up,
+            "AddUserPoolClientSecret": self.add_client_secret,
+            "ListUserPoolClientSecrets": self.list_client_secrets,
+            "DeleteUserPoolClientSecret": self.delete_client_secret,
+            "DeleteUserPoolClient": self.forget_client_secrets,
         }.get(operation)
         if handler is None:
             return None
@@ -215,10 +223,19 @@ class Issuer:
             raise CognitoError("ResourceNotFoundException", f"User pool client {client_id} does not exist.") from None
         return client
 
+    def _secret_matches(self, client: AppClient, given: str | None) -> bool:
+        """Whether `given` is one of the client's active secrets (a rotation may leave two)."""
+        return any(hmac.compare_digest(given or "", secret) for secret in self.client_secrets.active(client))
+
     def _check_secret_hash(self, client: AppClient, username: str, given: str | None, *alternatives: str) -> None:
         if client.secret is None:
             return
-        candidates = [secret_hash(client.client_id, client.secret, name) for name in (username, *alternatives) if name]
+        candidates = [
+            secret_hash(client.client_id, secret, name)
+            for secret in self.client_secrets.active(client)
+            for name in (username, *alternatives)
+            if name
+        ]
         if not given or not any(hmac.compare_digest(given, candidate) for candidate in candidates):
             raise CognitoError("NotAuthorizedException", f"Unable to verify secret hash for client {client.client_id}")
 
@@ -512,6 +529,39 @@ class Issuer:
             return {"idTokenGeneration": v1, "groupOverrideDetails": v1.get("groupOverrideDetails")}
         return response.get("claimsAndScopeOverrideDetails")
 
+    def _run_machine_trigger(self, client: AppClient, scopes: list[str]) -> dict[str, Any] | None:
+        """A V3_0 pre-token trigger's `accessTokenGeneration` for a client-credentials token (None without one).
+
+        Only V3_0 runs for machine tokens ("Pre token generation Lambda trigger", Cognito developer
+        guide); the event has no user, the client in `callerContext`, the scopes in `request.scopes`.
+        A trigger that raises means no token.
+        """
+        config = self.directory.pool(client.pool_id).get("LambdaConfig") or {}
+        trigger = config.get("PreTokenGenerationConfig") or {}
+        if not trigger.get("LambdaArn") or trigger.get("LambdaVersion") != "V3_0":
+            return None
+        event = {
+            "version": "3",
+            "triggerSource": "TokenGeneration_ClientCredentials",
+            "region": self.region,
+            "userPoolId": client.pool_id,
+            "userName": None,
+            "callerContext": {"awsSdkVersion": "aws-sdk-unknown-unknown", "clientId": client.client_id},
+            "request": {
+                "userAttributes": {},
+                "groupConfiguration": {"groupsToOverride": [], "iamRolesToOverride": [], "preferredRole": None},
+                "scopes": list(scopes),
+            },
+            "response": {"claimsAndScopeOverrideDetails": None},
+        }
+        try:
+            answer = self.invoke(trigger["LambdaArn"], event)
+        except FunctionError:
+            # What Cognito's token endpoint answers here is not documented; no token either way.
+            raise OAuthError("invalid_grant") from None
+        details = ((answer or {}).get("response") or {}).get("claimsAndScopeOverrideDetails") or {}
+        return details.get("accessTokenGeneration")
+
     # ------------------------------------------------------------------ access tokens presented to the issuer
 
     def verify_access_token(self, token: str, required_scope: str | None = SDK_SCOPE) -> dict[str, Any]:
@@ -584,6 +634,26 @@ class Issuer:
         self._check_writable(client, names)
         return None
 
+    # ------------------------------------------------------------------ client secrets (moto has one fixed secret)
+
+    def add_client_secret(self, params: dict[str, Any]) -> dict[str, Any]:
+        client = self._client(params, params.get("UserPoolId"))
+        return {"ClientSecretDescriptor": self.client_secrets.add(client, params.get("ClientSecret"))}
+
+    def list_client_secrets(self, params: dict[str, Any]) -> dict[str, Any]:
+        client = self._client(params, params.get("UserPoolId"))
+        return {"ClientSecrets": self.client_secrets.list(client)}
+
+    def delete_client_secret(self, params: dict[str, Any]) -> dict[str, Any]:
+        client = self._client(params, params.get("UserPoolId"))
+        self.client_secrets.delete(client, params.get("ClientSecretId") or "")
+        return {}
+
+    def forget_client_secrets(self, params: dict[str, Any]) -> None:
+        """DeleteUserPoolClient: moto deletes the client; its secrets go with it."""
+        self.client_secrets.forget(params.get("ClientId") or "")
+        return None
+
     @staticmethod
     def _check_writable(client: AppClient, names: list[str]) -> None:
         writable = client.write_attributes
@@ -595,7 +665,7 @@ class Issuer:
 
     def revoke_token(self, params: dict[str, Any]) -> dict[str, Any]:
         client = self._client(params)
-        if client.secret is not None and not hmac.compare_digest(params.get("ClientSecret") or "", client.secret):
+        if client.secret is not None and not self._secret_matches(client, params.get("ClientSecret")):
             raise CognitoError("NotAuthorizedException", "Client secret is invalid")
         if not client.revocation_enabled:
             raise CognitoError("UnsupportedOperationException", "Token revocation is not enabled for this client")
@@ -644,7 +714,7 @@ class Issuer:
             client = self.directory.client(client_id)
         except DirectoryError:
             raise OAuthError("invalid_client", 401) from None
-        if client.secret is not None and not hmac.compare_digest(client_secret or "", client.secret):
+        if client.secret is not None and not self._secret_matches(client, client_secret):
             raise OAuthError("invalid_client", 401)
         return client
 
@@ -674,6 +744,8 @@ class Issuer:
         scopes = requested or allowed
         if not scopes:
             raise OAuthError("invalid_scope")
+        details = self._run_machine_trigger(client, scopes)
+        scopes = apply_scope_overrides(scopes, details)
         lifetime = client.validity_seconds("AccessToken")
         claims = machine_access_token_claims(
             issuer=self.issuer_url(client.pool_id),
@@ -682,6 +754,7 @@ class Issuer:
             now=self.clock.seconds(),
             lifetime=lifetime,
         )
+        claims = apply_claim_overrides(claims, details)
         token = self.keys(client.pool_id).access_key.sign(claims)
         return {"access_token": token, "expires_in": lifetime, "token_type": "Bearer"}
 

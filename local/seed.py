@@ -1,4 +1,5 @@
-"""Demo data for the local stack: two tenants, a user of every role in each, fresh passwords every run."""
+"""Demo data for the local stack: two tenants, a user of every role in each, fresh passwords every run,
+and a machine client per tenant (made the way the machine-clients API makes them)."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class DemoClient:
     client_id: str
     client_secret: str
     scopes: tuple[str, ...]
+    tenant: str = ""  # "" for the platform's own client (the identity stack's MachineClient)
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "scopes": list(self.scopes)}
@@ -83,7 +85,7 @@ def create_user(
 
 
 def machine_clients(cognito: Any, pool_id: str) -> list[DemoClient]:
-    """The pool's client-credentials clients, with the secrets moto generated for them."""
+    """The pool's client-credentials clients from the templates (the platform's), with moto's secrets."""
     clients = []
     for summary in cognito.list_user_pool_clients(UserPoolId=pool_id, MaxResults=60)["UserPoolClients"]:
         client = cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=summary["ClientId"])["UserPoolClient"]
@@ -96,4 +98,54 @@ def machine_clients(cognito: Any, pool_id: str) -> list[DemoClient]:
                     scopes=tuple(client.get("AllowedOAuthScopes") or ()),
                 )
             )
+    return clients
+
+
+def tenant_machine_clients(
+    cognito: Any,
+    tenants_table: Any,
+    *,
+    pool_id: str,
+    resource_server: str,
+    access_token_minutes: int,
+    tenants: tuple[str, ...] = DEMO_TENANTS,
+) -> list[DemoClient]:
+    """Each demo tenant (made active) with one machine client, created by the machine-clients API's own code."""
+    from machine_clients.logic import MachineClients  # the Lambda code the local runtime put on sys.path
+
+    from shared.claims import Identity
+    from shared.machine_clients import STATUS, MachineClientRecords
+
+    records = MachineClientRecords(tenants_table)
+    operations = MachineClients(
+        cognito=cognito,
+        user_pool_id=pool_id,
+        records=records,
+        revocations=None,  # creating a client revokes nothing
+        resource_server=resource_server,
+        access_token_minutes=access_token_minutes,
+    )
+    clients = []
+    for tenant in tenants:
+        # The tenant itself is the lifecycle's to create; the demo only needs it to exist and be active.
+        if records.tenant_status(tenant) is None:
+            tenants_table.put_item(
+                Item={
+                    auth_contract.TABLE_PARTITION_KEY: f"{auth_contract.TENANT_KEY_PREFIX}{tenant}",
+                    auth_contract.TABLE_SORT_KEY: auth_contract.TENANT_PROFILE_SORT_KEY,
+                    "name": tenant,
+                    STATUS: auth_contract.TENANT_ACTIVE,
+                }
+            )
+        seeder = Identity("local-seed", "local-seed", None, frozenset(), frozenset(), None, "access")
+        created = operations.create(seeder, tenant, {"name": f"{tenant}-events"})
+        clients.append(
+            DemoClient(
+                name=created["name"],
+                client_id=created["client_id"],
+                client_secret=created["client_secret"],
+                scopes=tuple(created["scopes"]),
+                tenant=tenant,
+            )
+        )
     return clients

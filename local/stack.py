@@ -18,7 +18,7 @@ from local.issuer import Issuer, issuer_server
 from local.jwt_authorizer import JwksCache
 from local.lambdas import LambdaRuntime, LocalFunction
 from local.provision import add_python_functions, provision_identity, provision_tables, register_functions
-from local.seed import DemoClient, DemoUser, machine_clients, seed_users
+from local.seed import DemoClient, DemoUser, machine_clients, seed_users, tenant_machine_clients
 from local.templates import Assembly
 from local.tokens import Clock
 
@@ -77,6 +77,7 @@ class LocalStack:
         session = boto3.session.Session(region_name=self.assembly.region, **DUMMY_CREDENTIALS)
         self.cognito = session.client("cognito-idp", endpoint_url=self.moto_url)
         self.dynamodb = session.client("dynamodb", endpoint_url=self.moto_url)
+        self.dynamodb_resource = session.resource("dynamodb", endpoint_url=self.moto_url)
 
         self.runtime = LambdaRuntime(
             region=self.assembly.region,
@@ -109,6 +110,9 @@ class LocalStack:
             test_hooks=self.test_hooks,
         )
         self._servers.append(issuer_srv)
+        # Functions reach Cognito through the issuer, as any client would: it answers what moto lacks
+        # (client secret rotation) and passes the rest on to moto. Everything else still goes to moto.
+        self.runtime.base_environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = self.issuer.base_url
         for values in self.stacks.values():
             self.user_pool_ids += provision_identity(self.cognito, self.resolver, values, self.issuer.base_url)
             provision_tables(self.dynamodb, self.resolver, values)
@@ -142,8 +146,25 @@ class LocalStack:
             for pool_id in self.user_pool_ids:
                 self.users += seed_users(self.cognito, pool_id)
                 self.machine_clients += machine_clients(self.cognito, pool_id)
+            self.machine_clients += self._tenant_machine_clients()
         for server in self._servers:
             server.start(name=f"local-{server.server_address[1]}")
+
+    def _tenant_machine_clients(self) -> list[DemoClient]:
+        """A machine client per demo tenant, in the pool and tables the machine-clients function uses."""
+        function = next(
+            (fn for fn in self.runtime.functions if fn.handler == "machine_clients.handler.lambda_handler"), None
+        )
+        if function is None:
+            return []
+        env = function.environment
+        return tenant_machine_clients(
+            self.cognito,
+            self.dynamodb_resource.Table(env["TENANTS_TABLE"]),
+            pool_id=env["USER_POOL_ID"],
+            resource_server=env["RESOURCE_SERVER_IDENTIFIER"],
+            access_token_minutes=int(env["MACHINE_ACCESS_TOKEN_MINUTES"]),
+        )
 
     def _load_functions(self) -> None:
         """Imports every function something here invokes (as Lambda's init phase would), so errors show now."""

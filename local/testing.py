@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -75,7 +76,16 @@ class RunningStack:
 
     @property
     def machine_client(self) -> dict[str, Any]:
-        return self.summary["machine_clients"][0]
+        """The first demo tenant's machine client."""
+        return next(client for client in self.summary["machine_clients"] if client.get("tenant"))
+
+    def machine_client_of(self, tenant: str) -> dict[str, Any]:
+        return next(client for client in self.summary["machine_clients"] if client.get("tenant") == tenant)
+
+    @property
+    def platform_client(self) -> dict[str, Any]:
+        """The identity stack's MachineClient: the platform's own, in no tenant."""
+        return next(client for client in self.summary["machine_clients"] if not client.get("tenant"))
 
     # -------------------------------------------------------------- a client's view, for the tests
 
@@ -98,8 +108,15 @@ class RunningStack:
         )
         return answer["AuthenticationResult"]
 
-    def machine_token(self, scope: str | None = None) -> str:
-        client = self.machine_client
+    def machine_token(self, scope: str | None = None, client: dict[str, Any] | None = None) -> str:
+        """A client-credentials token of `client` (default: the first tenant's machine client)."""
+        answer = self.client_credentials(client or self.machine_client, scope)
+        if answer.status != 200:
+            raise LocalStackFailed(f"no machine token: {answer.status} {answer.raw!r}")
+        return answer.json()["access_token"]
+
+    def client_credentials(self, client: dict[str, Any], scope: str | None = None) -> Response:
+        """The token endpoint's answer to a client-credentials request (`client_id`, `client_secret`)."""
         form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
         request = urllib.request.Request(  # noqa: S310 - the child's loopback URL
             f"{self.issuer_base_url}/oauth2/token",
@@ -110,8 +127,11 @@ class RunningStack:
                 + base64.b64encode(f"{client['client_id']}:{client['client_secret']}".encode()).decode(),
             },
         )
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
-            return json.loads(response.read())["access_token"]
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+                return Response(response.status, dict(response.headers), response.read())
+        except urllib.error.HTTPError as error:
+            return Response(error.code, dict(error.headers), error.read())
 
     def call(
         self,

@@ -7,7 +7,9 @@
 | items_write       | POST /items, PUT/DELETE /items/{id}      | GetItem, PutItem, UpdateItem, DeleteItem |
 | tenant_events     | POST /tenants/{tenantId}/events          | PutItem                                |
 | tenant_summary    | GET /tenants/{tenantId}/summary          | Query                                  |
+| machine_clients   | GET/POST /tenants/{tenantId}/machine-clients, POST .../{clientId}/rotate, DELETE .../{clientId} | tenants table: GetItem, Query, UpdateItem, PutItem, DeleteItem; revocation table: PutItem; user pool: MACHINE_CLIENT_POOL_ACTIONS |
 | tenant_authorizer | (Lambda authorizer of the tenant routes) | none                                   |
+| machine_authorizer | (Lambda authorizer of POST /tenants/{tenantId}/events) | tenants table: GetItem |
 
 Every runtime setting is an environment variable (docs/api.md lists them), so the functions
 run unchanged behind the local gateway.
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
@@ -29,6 +32,26 @@ READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
 WRITE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 EVENT_ACTIONS = ("dynamodb:PutItem",)
 SUMMARY_ACTIONS = ("dynamodb:Query",)
+# lambdas/shared/machine_clients.py: GetItem/Query to read, PutItem/DeleteItem inside
+# TransactWriteItems (which IAM authorizes per item action), UpdateItem for rotated_at.
+MACHINE_CLIENT_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+)
+REVOCATION_WRITE_ACTIONS = ("dynamodb:PutItem",)
+# lambdas/tenant_authorizer/machine.py: is the client still registered for the tenant?
+MACHINE_AUTHORIZER_TABLE_ACTIONS = ("dynamodb:GetItem",)
+# lambdas/machine_clients/logic.py: exactly the Cognito operations it calls.
+MACHINE_CLIENT_POOL_ACTIONS = (
+    "cognito-idp:CreateUserPoolClient",
+    "cognito-idp:DeleteUserPoolClient",
+    "cognito-idp:ListUserPoolClientSecrets",
+    "cognito-idp:AddUserPoolClientSecret",
+    "cognito-idp:DeleteUserPoolClientSecret",
+)
 
 
 class ApiBackends(Construct):
@@ -41,6 +64,9 @@ class ApiBackends(Construct):
         *,
         config: EnvConfig,
         table: dynamodb.ITable,
+        tenants_table: dynamodb.ITable,
+        revocation_table: dynamodb.ITable,
+        user_pool: cognito.IUserPool,
         issuer: str,
         jwks_url: str,
         authorizer_client_ids: Sequence[str],
@@ -79,6 +105,22 @@ class ApiBackends(Construct):
             "GET /tenants/{tenantId}/summary (behind the tenant-path authorizer)",
             with_table,
         )
+        self.machine_clients = function(
+            "MachineClients",
+            "machine_clients",
+            "A tenant's machine clients: create, list, rotate, delete (tenant admin or platform operator)",
+            {
+                **resource_server,
+                "USER_POOL_ID": user_pool.user_pool_id,
+                "TENANTS_TABLE": tenants_table.table_name,
+                "REVOCATION_TABLE": revocation_table.table_name,
+                # Every token a revocation can refuse has expired this long after it is written.
+                "REVOCATION_TTL_SECONDS": str(
+                    60 * max(config.identity.access_token_minutes, config.identity.id_token_minutes)
+                ),
+                "MACHINE_ACCESS_TOKEN_MINUTES": str(config.identity.access_token_minutes),
+            },
+        )
         self.tenant_authorizer = function(
             "TenantAuthorizer",
             "tenant_authorizer",
@@ -91,8 +133,27 @@ class ApiBackends(Construct):
             },
             timeout_seconds=5,
         )
+        # Tenants' machine clients are made at run time: the JWT authorizer's fixed audience cannot
+        # list them, so the events route has a Lambda authorizer of its own (same code package).
+        self.machine_authorizer = function(
+            "MachineAuthorizer",
+            "tenant_authorizer",
+            "Lambda authorizer of POST /tenants/{tenantId}/events: a registered machine client of that tenant",
+            {
+                **resource_server,
+                "ISSUER": issuer,
+                "JWKS_URL": jwks_url,
+                "TENANTS_TABLE": tenants_table.table_name,
+            },
+            timeout_seconds=5,
+            module="machine",
+        )
 
         table.grant(self.items_read, *READ_ACTIONS)
         table.grant(self.items_write, *WRITE_ACTIONS)
         table.grant(self.tenant_events, *EVENT_ACTIONS)
         table.grant(self.tenant_summary, *SUMMARY_ACTIONS)
+        tenants_table.grant(self.machine_clients, *MACHINE_CLIENT_TABLE_ACTIONS)
+        revocation_table.grant(self.machine_clients, *REVOCATION_WRITE_ACTIONS)
+        user_pool.grant(self.machine_clients, *MACHINE_CLIENT_POOL_ACTIONS)
+        tenants_table.grant(self.machine_authorizer, *MACHINE_AUTHORIZER_TABLE_ACTIONS)

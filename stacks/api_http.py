@@ -68,6 +68,7 @@ class Auth(enum.Enum):
     NONE = "none"
     JWT = "jwt"  # the native JWT authorizer, with the route's scopes
     TENANT_PATH = "tenant-path"  # the Lambda authorizer
+    MACHINE_TENANT = "machine-tenant"  # the machine clients' Lambda authorizer (clients made at run time)
 
 
 @dataclass(frozen=True)
@@ -89,6 +90,7 @@ class TenantHttpApi(Construct):
         issuer: str,
         audience: Sequence[str],
         tenant_authorizer: lambda_.IFunction,
+        machine_authorizer: lambda_.IFunction,
         routes: Sequence[RouteSpec],
         log_retention: logs.RetentionDays,
         log_removal_policy: RemovalPolicy,
@@ -133,6 +135,14 @@ class TenantHttpApi(Construct):
             identity_source=list(TENANT_AUTHORIZER_IDENTITY_SOURCE),
             results_cache_ttl=Duration.seconds(config.authorizer_cache_seconds),
         )
+        self.machine_authorizer = authorizers.HttpLambdaAuthorizer(
+            "MachineTenantAuthorizer",
+            machine_authorizer,
+            authorizer_name="MachineTenantAuthorizer",
+            response_types=[authorizers.HttpLambdaResponseType.SIMPLE],
+            identity_source=list(TENANT_AUTHORIZER_IDENTITY_SOURCE),
+            results_cache_ttl=Duration.seconds(config.authorizer_cache_seconds),
+        )
 
         integrations_by_function: dict[str, integrations.HttpLambdaIntegration] = {}
         self.routes: dict[str, apigw.HttpRoute] = {}
@@ -160,6 +170,8 @@ class TenantHttpApi(Construct):
             options = {"authorizer": self.jwt_authorizer, "authorization_scopes": list(spec.scopes)}
         elif spec.auth is Auth.TENANT_PATH:
             options = {"authorizer": self.tenant_authorizer}
+        elif spec.auth is Auth.MACHINE_TENANT:
+            options = {"authorizer": self.machine_authorizer}
         else:
             options = {"authorizer": apigw.HttpNoneAuthorizer()}
         (route,) = self.api.add_routes(path=spec.path, methods=[spec.method], integration=integration, **options)

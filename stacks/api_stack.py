@@ -28,13 +28,17 @@ class ApiStack(cdk.Stack):
         self.config = config
 
         self.items_table = ItemsTable(self, "ItemsTable", config=config).table
-        # Users call through the SPA/CLI client or the ALB (token relay); machines through theirs.
-        audience = [client.user_pool_client_id for client in identity.clients]
+        # Users call through the SPA/CLI client or the ALB (token relay). Tenants' machine clients are
+        # made at run time and have their own authorizer; the platform's MachineClient has no route.
+        audience = [client.user_pool_client_id for client in identity.user_clients]
         self.backends = ApiBackends(
             self,
             "Backends",
             config=config,
             table=self.items_table,
+            tenants_table=identity.tenants_table,
+            revocation_table=identity.revocation_table,
+            user_pool=identity.user_pool,
             issuer=identity.issuer_url,
             jwks_url=identity.jwks_url,
             # The tenant routes act for a user: machine tokens carry no tenant.
@@ -45,6 +49,7 @@ class ApiStack(cdk.Stack):
             return tuple(config.qualified_scope(name) for name in names)
 
         b = self.backends
+        manage_tenant = scopes(auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE)
         self.route_specs = (
             RouteSpec(GET, "/health", b.me, Auth.NONE),
             RouteSpec(GET, "/me", b.me, Auth.JWT, scopes(*auth_contract.USER_SCOPES)),
@@ -53,10 +58,19 @@ class ApiStack(cdk.Stack):
             RouteSpec(POST, "/items", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
             RouteSpec(PUT, "/items/{id}", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
             RouteSpec(DELETE, "/items/{id}", b.items_write, Auth.JWT, scopes(auth_contract.ITEMS_WRITE)),
-            RouteSpec(
-                POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.JWT, scopes(*auth_contract.MACHINE_SCOPES)
-            ),
+            # A tenant's machine clients only (made at run time, so not in the JWT authorizer's audience).
+            RouteSpec(POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.MACHINE_TENANT),
             RouteSpec(GET, "/tenants/{tenantId}/summary", b.tenant_summary, Auth.TENANT_PATH),
+            # A tenant's machine clients: its admin (the handler checks the tenant) or a platform operator.
+            *(
+                RouteSpec(method, path, b.machine_clients, Auth.JWT, manage_tenant)
+                for method, path in (
+                    (GET, "/tenants/{tenantId}/machine-clients"),
+                    (POST, "/tenants/{tenantId}/machine-clients"),
+                    (POST, "/tenants/{tenantId}/machine-clients/{clientId}/rotate"),
+                    (DELETE, "/tenants/{tenantId}/machine-clients/{clientId}"),
+                )
+            ),
         )
         self.http_api = TenantHttpApi(
             self,
@@ -65,6 +79,7 @@ class ApiStack(cdk.Stack):
             issuer=identity.issuer_url,
             audience=audience,
             tenant_authorizer=b.tenant_authorizer,
+            machine_authorizer=b.machine_authorizer,
             routes=self.route_specs,
             log_retention=log_retention(config),
             log_removal_policy=data_removal_policy(config),

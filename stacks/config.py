@@ -76,6 +76,8 @@ SES_ALTERNATE_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")
 
 MFA_MODES = ("OFF", "OPTIONAL", "REQUIRED")
 THREAT_PROTECTION_MODES = ("OFF", "AUDIT", "ENFORCED")
+# The pre-token trigger runs as V3_0 (a machine client's tenant in its tokens), which Cognito offers
+# only on these plans, not on Lite ("Pre token generation Lambda trigger", Cognito developer guide).
 FEATURE_PLANS = ("ESSENTIALS", "PLUS")
 REMOVAL_POLICIES = ("destroy", "retain")
 WEB_AUTH_PROVIDERS = ("cognito", "oidc")
@@ -550,7 +552,14 @@ def _read_identity(r: _Reader, production: bool, region: str) -> IdentityConfig:
     if production and allow_password_auth:
         raise r.fail("allow_password_auth", True, "false in a production environment (use SRP or the hosted UI)")
     threat_protection = r.choice("threat_protection", THREAT_PROTECTION_MODES)
-    feature_plan = r.choice("feature_plan", FEATURE_PLANS)
+    feature_plan = r._get("feature_plan")
+    if feature_plan not in FEATURE_PLANS:
+        raise r.fail(
+            "feature_plan",
+            feature_plan,
+            "one of " + ", ".join(FEATURE_PLANS) + " (the pre-token trigger's V3_0 event, which puts a machine "
+            "client's tenant in its tokens, needs the Essentials or Plus plan)",
+        )
     if threat_protection != "OFF" and feature_plan != "PLUS":
         raise r.fail(
             "threat_protection",

@@ -27,6 +27,8 @@ THREAT_PROTECTION = {
     "AUDIT": cognito.StandardThreatProtectionMode.AUDIT_ONLY,
     "ENFORCED": cognito.StandardThreatProtectionMode.FULL_FUNCTION,
 }
+# The machine path reads one item per lookup (lambdas/pre_token_generation/machine.py).
+PRE_TOKEN_TABLE_ACTIONS = ("dynamodb:GetItem",)
 FEATURE_PLAN = {"ESSENTIALS": cognito.FeaturePlan.ESSENTIALS, "PLUS": cognito.FeaturePlan.PLUS}
 
 
@@ -46,7 +48,8 @@ class IdentityStack(cdk.Stack):
             self,
             "PreTokenGeneration",
             source="pre_token_generation",
-            description="Adds tenant_id and roles to ID and access tokens, and API scopes from the user's groups",
+            description="Adds tenant_id and roles to ID and access tokens, API scopes from the user's groups, "
+            "and a machine client's tenant to its tokens",
             log_retention=log_retention(config),
             # Logs outlive a deleted prod stack (RETAIN where the environment keeps data).
             removal_policy=data_removal_policy(config),
@@ -54,6 +57,8 @@ class IdentityStack(cdk.Stack):
                 "RESOURCE_SERVER_IDENTIFIER": identity.resource_server_identifier,
                 # Federated users belong to the tenant their identity provider is configured for.
                 "FEDERATED_TENANTS": json.dumps(identity.federation.tenants_by_provider, sort_keys=True),
+                # A machine client's tenant (CLIENT#<id> / TENANT) and that tenant's status.
+                "TENANTS_TABLE": self.tenants_table.table_name,
             },
             memory_size=256,
             timeout_seconds=5,
@@ -95,8 +100,11 @@ class IdentityStack(cdk.Stack):
         self.user_pool.add_trigger(
             cognito.UserPoolOperation.PRE_TOKEN_GENERATION_CONFIG,
             self.pre_token_function.function,
-            cognito.LambdaVersion.V2_0,
+            # V3_0: the trigger also runs for client-credentials tokens (a machine client's tenant);
+            # it needs the Essentials or Plus feature plan, which config validation requires.
+            cognito.LambdaVersion.V3_0,
         )
+        self.tenants_table.grant(self.pre_token_function.function, *PRE_TOKEN_TABLE_ACTIONS)
         self._acknowledge_pool_findings()
 
         self.groups = {
@@ -192,13 +200,16 @@ class IdentityStack(cdk.Stack):
                 **common,
             )
 
+        # The platform's own machine client (the web app's /m2m/ paths): in no tenant, so its tokens
+        # carry no tenant_id, and its only scope is one no tenant route accepts. Tenants' machine
+        # clients are made at run time (lambdas/machine_clients) and get their tenant in every token.
         self.machine_client = self.user_pool.add_client(
             "MachineClient",
             generate_secret=True,
             auth_flows=cognito.AuthFlow(),
             o_auth=cognito.OAuthSettings(
                 flows=cognito.OAuthFlows(client_credentials=True),
-                scopes=[scope_of[name] for name in auth_contract.MACHINE_SCOPES],
+                scopes=[scope_of[name] for name in auth_contract.PLATFORM_MACHINE_SCOPES],
             ),
             # No user signs in through it: no federated providers (CDK's default lists every one).
             supported_identity_providers=[cognito.UserPoolClientIdentityProvider.COGNITO],
@@ -377,7 +388,7 @@ class IdentityStack(cdk.Stack):
             ),
             "MachineClientId": (
                 self.machine_client.user_pool_client_id,
-                "Client-credentials client (secret in the Cognito console/API)",
+                "The platform's own client-credentials client, in no tenant (secret in the Cognito console/API)",
             ),
             "ManagedLoginUrl": (self.managed_login_url, "Managed login (hosted UI) base URL"),
             "ResourceServerIdentifier": (self.config.identity.resource_server_identifier, "Prefix of the API scopes"),

@@ -48,7 +48,16 @@ MIN_REQUESTS_FOR_RATE = 10
 # The access-log fields the authorizer metric filters read.
 REQUIRED_LOG_FIELDS = ("status", "integrationStatus", "routeKey")
 REJECTED_STATUSES = ("401", "403")
-AUTHORIZER_METRICS = {Auth.JWT: "JwtAuthorizerRejections", Auth.TENANT_PATH: "TenantAuthorizerRejections"}
+AUTHORIZER_METRICS = {
+    Auth.JWT: "JwtAuthorizerRejections",
+    Auth.TENANT_PATH: "TenantAuthorizerRejections",
+    Auth.MACHINE_TENANT: "MachineAuthorizerRejections",
+}
+AUTHORIZER_KINDS = {
+    Auth.JWT: "JWT authorizer",
+    Auth.TENANT_PATH: "tenant-path Lambda authorizer",
+    Auth.MACHINE_TENANT: "machine-client Lambda authorizer",
+}
 
 
 def route_key(spec: RouteSpec) -> str:
@@ -273,7 +282,7 @@ class MonitoringStack(cdk.Stack):
                 namespace=self.namespace, metric_name=metric_name, period=PERIOD, statistic="Sum", label=metric_name
             )
             metrics.append(metric)
-            kind = "JWT authorizer" if auth is Auth.JWT else "tenant-path Lambda authorizer"
+            kind = AUTHORIZER_KINDS[auth]
             self._alarm(
                 metric_name,
                 metric,

@@ -36,7 +36,7 @@ class DependenciesLayer(Construct):
 
 
 class PythonFunction(Construct):
-    """A function from `lambdas/<source>/handler.py` with its own role and log group."""
+    """A function from `lambdas/<source>/<module>.py` (`handler.py` by default) with its own role and log group."""
 
     def __init__(
         self,
@@ -51,6 +51,7 @@ class PythonFunction(Construct):
         layers: list[lambda_.ILayerVersion] | None = None,
         memory_size: int = 256,
         timeout_seconds: int = 10,
+        module: str = "handler",
     ) -> None:
         super().__init__(scope, id_)
         self.log_group = logs.LogGroup(self, "Logs", retention=log_retention, removal_policy=removal_policy)
@@ -68,7 +69,7 @@ class PythonFunction(Construct):
             runtime=RUNTIME,
             architecture=lambda_.Architecture.ARM_64,
             code=lambda_.Code.from_asset(str(function_code_dir(source))),
-            handler=f"{source}.handler.lambda_handler",
+            handler=f"{source}.{module}.lambda_handler",
             description=description,
             role=self.role,
             log_group=self.log_group,

@@ -119,4 +119,4 @@ class WebSignIn:
 
     @property
     def machine_scope(self) -> str:
-        return self.config.qualified_scope(auth_contract.EVENTS_WRITE)
+        return self.config.qualified_scope(auth_contract.PLATFORM_MACHINE_SCOPE)

@@ -19,6 +19,7 @@ import boto3
 from moto import mock_aws
 
 import auth_contract
+from shared import machine_clients
 from shared.items_table import PARTITION_KEY, SORT_KEY, items_table
 
 REGION = "eu-west-1"
@@ -107,11 +108,15 @@ def id_token_claims(user: User, *, client_id: str = SPA_CLIENT_ID) -> dict[str, 
 
 
 def machine_claims(
-    *, client_id: str = MACHINE_CLIENT_ID, scopes: tuple[str, ...] = auth_contract.MACHINE_SCOPES
+    *,
+    client_id: str = MACHINE_CLIENT_ID,
+    scopes: tuple[str, ...] = auth_contract.MACHINE_SCOPES,
+    tenant: str | None = None,
 ) -> dict[str, str]:
-    """A client-credentials access token: `sub` is the client id, no username, no tenant."""
+    """A client-credentials access token: `sub` is the client id, no username; a tenant's client has
+    `tenant_id` (the pre-token trigger's V3_0 path adds it), the platform's client none."""
     now = int(time.time())
-    return {
+    claims = {
         "sub": client_id,
         "iss": ISSUER,
         "version": "2",
@@ -123,6 +128,9 @@ def machine_claims(
         "iat": str(now),
         "jti": str(uuid.uuid4()),
     }
+    if tenant is not None:
+        claims[auth_contract.TENANT_CLAIM] = tenant
+    return claims
 
 
 def jwt_authorizer(claims: dict[str, str], *, scopes: Any = "from-claims") -> dict[str, Any]:
@@ -283,3 +291,28 @@ def mocked_items_table(monkeypatch: Any) -> Iterator[Any]:
 
 def response_json(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
+
+
+TENANTS_TABLE_NAME = "jwt-auth-test-tenants"
+
+
+def create_tenants_table() -> Any:
+    """The tenants table as stacks/tenancy_tables.py defines it (pk/sk strings), in moto."""
+    key = auth_contract.TABLE_PARTITION_KEY, auth_contract.TABLE_SORT_KEY
+    return boto3.resource("dynamodb", region_name=REGION).create_table(
+        TableName=TENANTS_TABLE_NAME,
+        KeySchema=[{"AttributeName": key[0], "KeyType": "HASH"}, {"AttributeName": key[1], "KeyType": "RANGE"}],
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in key],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def put_tenant_profile(table: Any, tenant: str, status: str = auth_contract.TENANT_ACTIVE) -> None:
+    """The PROFILE item the tenant lifecycle writes (only `status` matters to machine clients)."""
+    table.put_item(
+        Item={
+            auth_contract.TABLE_PARTITION_KEY: f"{auth_contract.TENANT_KEY_PREFIX}{tenant}",
+            auth_contract.TABLE_SORT_KEY: auth_contract.TENANT_PROFILE_SORT_KEY,
+            machine_clients.STATUS: status,
+        }
+    )

@@ -32,8 +32,17 @@ EXPECTED_ROUTES = {
     "POST /items": (JWT, (auth_contract.ITEMS_WRITE,), "items_write.handler.lambda_handler"),
     "PUT /items/{id}": (JWT, (auth_contract.ITEMS_WRITE,), "items_write.handler.lambda_handler"),
     "DELETE /items/{id}": (JWT, (auth_contract.ITEMS_WRITE,), "items_write.handler.lambda_handler"),
-    "POST /tenants/{tenantId}/events": (JWT, auth_contract.MACHINE_SCOPES, "tenant_events.handler.lambda_handler"),
+    "POST /tenants/{tenantId}/events": (LAMBDA, (), "tenant_events.handler.lambda_handler"),
     "GET /tenants/{tenantId}/summary": (LAMBDA, (), "tenant_summary.handler.lambda_handler"),
+    **dict.fromkeys(
+        (
+            "GET /tenants/{tenantId}/machine-clients",
+            "POST /tenants/{tenantId}/machine-clients",
+            "POST /tenants/{tenantId}/machine-clients/{clientId}/rotate",
+            "DELETE /tenants/{tenantId}/machine-clients/{clientId}",
+        ),
+        (JWT, (auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE), "machine_clients.handler.lambda_handler"),
+    ),
 }
 
 # handler -> the DynamoDB actions its role may use (and nothing else on data)
@@ -49,6 +58,30 @@ EXPECTED_TABLE_ACTIONS = {
     "tenant_events.handler.lambda_handler": {"dynamodb:PutItem"},
     "tenant_summary.handler.lambda_handler": {"dynamodb:Query"},
     "tenant_authorizer.handler.lambda_handler": set(),
+    "machine_clients.handler.lambda_handler": set(),
+    "tenant_authorizer.machine.lambda_handler": set(),
+}
+
+# handler -> identity-stack resource (by its output's logical id) -> the exact actions on it
+EXPECTED_IDENTITY_GRANTS = {
+    "machine_clients.handler.lambda_handler": {
+        "TenantsTable": {
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+        },
+        "RevocationTable": {"dynamodb:PutItem"},
+        "UserPool6BA7E5F2": {
+            "cognito-idp:CreateUserPoolClient",
+            "cognito-idp:DeleteUserPoolClient",
+            "cognito-idp:ListUserPoolClientSecrets",
+            "cognito-idp:AddUserPoolClientSecret",
+            "cognito-idp:DeleteUserPoolClientSecret",
+        },
+    },
+    "tenant_authorizer.machine.lambda_handler": {"TenantsTable": {"dynamodb:GetItem"}},
 }
 
 
@@ -78,6 +111,11 @@ def identity_value(env: str, reference: dict) -> Any:
     (name,) = reference.values()
     (value,) = [output["Value"] for output in outputs.values() if output.get("Export", {}).get("Name") == name]
     return value
+
+
+def is_cross_stack(value: Any) -> bool:
+    """A value another stack provides: an import of its export (or a weak stack-output read)."""
+    return isinstance(value, dict) and ("Fn::ImportValue" in value or "Fn::GetStackOutput" in value)
 
 
 def identity_logical_id(env: str, construct) -> str:
@@ -123,15 +161,17 @@ def test_jwt_authorizer_audience_is_exactly_the_pools_clients(api):
     _, authorizer = only(api, AUTHORIZER, AuthorizerType="JWT")
     audience = [identity_value("test", ref) for ref in authorizer["Properties"]["JwtConfiguration"]["Audience"]]
     identity = synthesize("test").stage.identity
-    expected = [{"Ref": identity_logical_id("test", client)} for client in identity.clients]
+    # SPA and ALB (the test env has a web stack). Not the platform's MachineClient: no route takes its
+    # scope. Not the tenants' machine clients: made at run time, they have their own authorizer.
+    expected = [{"Ref": identity_logical_id("test", client)} for client in identity.user_clients]
     assert sorted(audience, key=str) == sorted(expected, key=str)
-    assert len(expected) == 3  # SPA, ALB (the test env has a web stack), machine
+    assert len(expected) == 2
 
 
 def test_audience_without_web_config_has_no_alb_client():
     template = synthesize("dev").templates["Api"]
     _, authorizer = only(template, AUTHORIZER, AuthorizerType="JWT")
-    assert len(authorizer["Properties"]["JwtConfiguration"]["Audience"]) == 2
+    assert len(authorizer["Properties"]["JwtConfiguration"]["Audience"]) == 1
 
 
 # --------------------------------------------------------------------------- routes
@@ -169,8 +209,13 @@ def test_every_jwt_route_requires_scopes_so_id_tokens_never_pass(api):
 
 
 def test_events_route_accepts_only_the_machine_scope_which_no_role_grants(api, config):
+    """Its authorizer (tenant_authorizer/machine.py) requires events.write; API Gateway cannot check a
+    Lambda-authorized route's scopes, so there are none on the route."""
+    from tenant_authorizer import machine
+
     _, route = only(api, ROUTE, RouteKey="POST /tenants/{tenantId}/events")
-    assert route["Properties"]["AuthorizationScopes"] == [config.qualified_scope(auth_contract.EVENTS_WRITE)]
+    assert "AuthorizationScopes" not in route["Properties"]
+    assert machine.REQUIRED_SCOPE == auth_contract.EVENTS_WRITE
     for role in auth_contract.ROLES:
         assert auth_contract.EVENTS_WRITE not in auth_contract.scopes_for_roles([role])
 
@@ -194,31 +239,58 @@ def test_lambda_invoke_permissions_are_scoped_to_each_route(api):
 # --------------------------------------------------------------------------- Lambda authorizer
 
 
-def test_tenant_authorizer_is_a_simple_response_lambda_authorizer(api, config):
-    _, authorizer = only(api, AUTHORIZER, AuthorizerType="REQUEST")
+LAMBDA_AUTHORIZERS = {
+    "TenantPathAuthorizer": "tenant_authorizer.handler.lambda_handler",
+    "MachineTenantAuthorizer": "tenant_authorizer.machine.lambda_handler",
+}
+ROUTES_BY_AUTHORIZER = {
+    "TenantPathAuthorizer": {"GET /tenants/{tenantId}/summary"},
+    "MachineTenantAuthorizer": {"POST /tenants/{tenantId}/events"},
+}
+
+
+@pytest.mark.parametrize(("name", "handler"), list(LAMBDA_AUTHORIZERS.items()))
+def test_lambda_authorizers_are_simple_response_authorizers_of_their_own_function(api, config, name, handler):
+    _, authorizer = only(api, AUTHORIZER, AuthorizerType="REQUEST", Name=name)
     properties = authorizer["Properties"]
     assert properties["EnableSimpleResponses"] is True
     assert properties["AuthorizerPayloadFormatVersion"] == "2.0"
     assert properties["AuthorizerResultTtlInSeconds"] == config.api.authorizer_cache_seconds
     uri = json.dumps(properties["AuthorizerUri"])
     (function_id,) = [key for key in resources(api, FUNCTION) if key in uri]
-    assert api["Resources"][function_id]["Properties"]["Handler"] == "tenant_authorizer.handler.lambda_handler"
+    assert api["Resources"][function_id]["Properties"]["Handler"] == handler
+    assert len(resources(api, AUTHORIZER)) == 1 + len(LAMBDA_AUTHORIZERS)
 
 
-def test_tenant_authorizer_cache_key_includes_the_token_and_the_concrete_path(api):
+@pytest.mark.parametrize("name", list(LAMBDA_AUTHORIZERS))
+def test_each_lambda_authorizer_guards_exactly_its_routes(api, name):
+    authorizer_id, _ = only(api, AUTHORIZER, AuthorizerType="REQUEST", Name=name)
+    guarded = {
+        route["Properties"]["RouteKey"]
+        for route in resources(api, ROUTE).values()
+        if route["Properties"].get("AuthorizerId") == {"Ref": authorizer_id}
+    }
+    assert guarded == ROUTES_BY_AUTHORIZER[name]
+
+
+@pytest.mark.parametrize("name", list(LAMBDA_AUTHORIZERS))
+def test_lambda_authorizer_cache_key_includes_the_token_and_the_concrete_path(api, name):
     """The cached answer depends on the token and on {tenantId}: both must be in the cache key.
     `$context.routeKey` would not do (it is the same template for every tenant)."""
-    _, authorizer = only(api, AUTHORIZER, AuthorizerType="REQUEST")
+    _, authorizer = only(api, AUTHORIZER, AuthorizerType="REQUEST", Name=name)
     assert authorizer["Properties"]["IdentitySource"] == ["$request.header.Authorization", "$context.path"]
 
 
-def test_only_api_gateway_may_invoke_the_authorizer_through_this_authorizer(api):
-    _, authorizer = only(api, AUTHORIZER, AuthorizerType="REQUEST")
-    authorizer_id = next(key for key, value in api["Resources"].items() if value is authorizer)
+@pytest.mark.parametrize("name", list(LAMBDA_AUTHORIZERS))
+def test_only_api_gateway_may_invoke_an_authorizer_function_through_its_authorizer(api, name):
+    authorizer_id, authorizer = only(api, AUTHORIZER, AuthorizerType="REQUEST", Name=name)
+    uri = json.dumps(authorizer["Properties"]["AuthorizerUri"])
+    (function_id,) = [key for key in resources(api, FUNCTION) if key in uri]
     (permission,) = [
         p["Properties"]
         for p in resources(api, "AWS::Lambda::Permission").values()
         if "/authorizers/" in json.dumps(p["Properties"]["SourceArn"])
+        and function_id in json.dumps(p["Properties"]["FunctionName"])
     ]
     assert permission["Principal"] == "apigateway.amazonaws.com"
     assert {"Ref": authorizer_id} in permission["SourceArn"]["Fn::Join"][1]
@@ -235,6 +307,18 @@ def test_tenant_authorizer_configuration_comes_from_the_identity_stack(api, conf
     identity = synthesize("test").stage.identity
     expected = [{"Ref": identity_logical_id("test", client)} for client in identity.user_clients]
     assert [identity_value("test", part) for part in parts] == expected
+    assert function["Properties"]["Timeout"] <= 5
+
+
+def test_machine_authorizer_trusts_the_pools_issuer_and_lists_no_client(api, config):
+    _, function = only(api, FUNCTION, Handler="tenant_authorizer.machine.lambda_handler")
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert identity_value("test", variables["ISSUER"]) == {"Fn::GetAtt": ["UserPool6BA7E5F2", "ProviderURL"]}
+    assert variables["JWKS_URL"]["Fn::Join"][1][1] == "/.well-known/jwks.json"
+    assert variables["RESOURCE_SERVER_IDENTIFIER"] == config.identity.resource_server_identifier
+    # Clients are made at run time: the tenants table says which are registered, for which tenant.
+    assert "ALLOWED_CLIENT_IDS" not in variables
+    assert identity_value("test", variables["TENANTS_TABLE"]) == {"Ref": "TenantsTableFFF4D8FE"}
     assert function["Properties"]["Timeout"] <= 5
 
 
@@ -396,10 +480,41 @@ def test_each_role_gets_only_the_table_actions_its_function_uses(api, handler):
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             statement_actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             data_actions = [action for action in statement_actions if action.startswith("dynamodb:")]
+            if data_actions and is_cross_stack(statement["Resource"]):
+                continue  # a tenancy table of the identity stack: exact grants checked below
             if data_actions:
                 assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
             actions.update(data_actions)
     assert actions == EXPECTED_TABLE_ACTIONS[handler]
+
+
+def identity_grants(api: dict, handler: str) -> dict[str, set[str]]:
+    """What a function's role may do on identity-stack resources, by the resource's logical-id prefix."""
+    (role_id,) = [role for role, name in handler_by_role(api).items() if name == handler]
+    grants: dict[str, set[str]] = {}
+    for policy in resources(api, POLICY).values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            resource = statement["Resource"]
+            if not is_cross_stack(resource):
+                continue
+            (logical_id, attribute) = identity_value("test", resource)["Fn::GetAtt"]
+            name = next(
+                prefix
+                for prefix in ("TenantsTable", "RevocationTable", "UserPool6BA7E5F2")
+                if logical_id.startswith(prefix)
+            )
+            assert attribute == "Arn"
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert statement["Effect"] == "Allow" and name not in grants
+            grants[name] = set(actions)
+    return grants
+
+
+@pytest.mark.parametrize("handler", list(EXPECTED_TABLE_ACTIONS))
+def test_grants_on_the_identity_stacks_tables_and_pool_are_exact(api, handler):
+    assert identity_grants(api, handler) == EXPECTED_IDENTITY_GRANTS.get(handler, {})
 
 
 def test_no_policy_uses_wildcards_on_actions_or_data_resources(api):
@@ -426,3 +541,22 @@ def test_data_functions_get_the_table_name_and_resource_server_from_the_environm
     (table_id,) = resources(api, TABLE)
     assert variables["TABLE_NAME"] == {"Ref": table_id}
     assert variables["RESOURCE_SERVER_IDENTIFIER"] == config.identity.resource_server_identifier
+
+
+def test_the_machine_clients_function_gets_its_pool_tables_and_token_lifetime_from_the_environment(api, config):
+    _, function = only(api, FUNCTION, Handler="machine_clients.handler.lambda_handler")
+    variables = function["Properties"]["Environment"]["Variables"]
+    values = {
+        name: identity_value("test", variables[name]) for name in ("USER_POOL_ID", "TENANTS_TABLE", "REVOCATION_TABLE")
+    }
+    assert values == {
+        "USER_POOL_ID": {"Ref": "UserPool6BA7E5F2"},
+        "TENANTS_TABLE": {"Ref": "TenantsTableFFF4D8FE"},
+        "REVOCATION_TABLE": {"Ref": "RevocationTable878F264C"},
+    }
+    identity = config.identity
+    assert variables["MACHINE_ACCESS_TOKEN_MINUTES"] == str(identity.access_token_minutes)
+    assert variables["REVOCATION_TTL_SECONDS"] == str(
+        60 * max(identity.access_token_minutes, identity.id_token_minutes)
+    )
+    assert variables["RESOURCE_SERVER_IDENTIFIER"] == identity.resource_server_identifier

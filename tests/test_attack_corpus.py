@@ -2,8 +2,8 @@
 
 Bearer tokens go to the local gateway's JWT authorizer (as API Gateway: 401 {"message":"Unauthorized"}
 for a bad token, 403 {"message":"Forbidden"} for missing scopes), the tenant-path Lambda authorizer
-(`{"isAuthorized": false}`, which API Gateway turns into a 403) and the web app's machine-client
-paths (401, generic JSON); ALB user-claims tokens go to the web app (401, generic). Each case must
+and the events route's machine-client Lambda authorizer (`{"isAuthorized": false}`, which API
+Gateway turns into a 403) and the web app's machine-client paths (401, generic JSON); ALB user-claims tokens go to the web app (401, generic). Each case must
 be refused, with a generic body, never a 500, and within a time bound (no hang on a key fetch).
 Every point first accepts its own genuine token, so a refusal means the attack failed, not the set-up.
 """
@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from moto import mock_aws
 from tenant_authorizer import handler as tenant_authorizer
+from tenant_authorizer import machine as machine_authorizer
 
 import auth_contract
 from local.events import GatewayRequest
@@ -34,14 +36,18 @@ from local.tokens import Clock
 from service.app import create_app
 from service.devtools import TEST_ALB_ARN
 from service.settings import MachineSettings, Settings
+from shared import machine_clients
 from tests import attacks
 from tests.api_events import (
     ALB_CLIENT_ID,
     MACHINE_CLIENT_ID,
+    REGION,
     RESOURCE_SERVER,
     SPA_CLIENT_ID,
+    TENANTS_TABLE_NAME,
     LambdaContext,
     authorizer_request,
+    create_tenants_table,
     qualified,
 )
 
@@ -225,6 +231,46 @@ class LambdaAuthorizerPoint:
         return outcome.body == {"isAuthorized": False}
 
 
+class MachineAuthorizerPoint:
+    """The events route's machine-client Lambda authorizer, with the client registered for acme."""
+
+    name = "machine Lambda authorizer"
+
+    def __init__(self, world: World) -> None:
+        self.realm = world.realm(
+            MACHINE_CLIENT_ID,
+            qualified(auth_contract.EVENTS_WRITE)[0],
+            sub=MACHINE_CLIENT_ID,
+            username=None,  # a client-credentials token has none (None drops the claim)
+            **{auth_contract.TENANT_CLAIM: "acme"},
+        )
+        self.environment = {
+            "ISSUER": world.issuer,
+            "JWKS_URL": f"{world.issuer}/.well-known/jwks.json",
+            "RESOURCE_SERVER_IDENTIFIER": RESOURCE_SERVER,
+            machine_clients.TABLE_ENV: TENANTS_TABLE_NAME,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+
+    def register(self) -> None:
+        machine_clients.MachineClientRecords(create_tenants_table()).add(
+            "acme", MACHINE_CLIENT_ID, name="corpus", created_by="test", created_at="2026-12-03T00:00:00+00:00"
+        )
+
+    def call(self, authorization: str | None) -> Outcome:
+        event = authorizer_request("/tenants/acme/events", "acme", authorization)
+        event["routeKey"] = "POST /tenants/{tenantId}/events"
+        result = machine_authorizer.lambda_handler(event, LambdaContext())
+        status = 200 if result.get("isAuthorized") is True else 403
+        return Outcome(status, result, json.dumps(result))
+
+    @staticmethod
+    def refused(outcome: Outcome) -> bool:
+        return outcome.body == {"isAuthorized": False}
+
+
 class MachinePathPoint:
     """The web app's `/m2m/` paths: a machine client's bearer token, checked again behind the ALB."""
 
@@ -317,16 +363,27 @@ def web_client(world: World) -> Any:
 
 @pytest.fixture(scope="module")
 def bearer_points(world: World, code_root: Path, web_client: Any) -> Iterator[dict[str, Any]]:
-    lambda_point = LambdaAuthorizerPoint(world)
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in lambda_point.environment.items():
+    lambda_point, machine_point = LambdaAuthorizerPoint(world), MachineAuthorizerPoint(world)
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        # Both authorizers read ISSUER, JWKS_URL and RESOURCE_SERVER_IDENTIFIER: the same values.
+        for name, value in {**lambda_point.environment, **machine_point.environment}.items():
             patch.setenv(name, value)
         tenant_authorizer.verifier.cache_clear()
+        machine_authorizer.verifier.cache_clear()
+        machine_clients.machine_client_records.cache_clear()
+        machine_point.register()
         yield {
             point.name: point
-            for point in (LocalGatewayPoint(world, code_root), lambda_point, MachinePathPoint(world, web_client))
+            for point in (
+                LocalGatewayPoint(world, code_root),
+                lambda_point,
+                machine_point,
+                MachinePathPoint(world, web_client),
+            )
         }
         tenant_authorizer.verifier.cache_clear()
+        machine_authorizer.verifier.cache_clear()
+        machine_clients.machine_client_records.cache_clear()
     sys.modules.pop(f"{FUNCTIONS_PACKAGE}.echo", None)
 
 
@@ -338,7 +395,7 @@ def alb_point(web_client: Any) -> AlbDataPoint:
 @pytest.fixture(scope="module", autouse=True)
 def corpus_count() -> Iterator[None]:
     yield
-    bearer_points = len([LocalGatewayPoint, LambdaAuthorizerPoint, MachinePathPoint])
+    bearer_points = len([LocalGatewayPoint, LambdaAuthorizerPoint, MachineAuthorizerPoint, MachinePathPoint])
     attacks.REPORT.append(
         f"attack corpus: {len(BEARER_CASES)} bearer-token cases x {bearer_points} enforcement points"
         f" + {len(ALB_CASES)} ALB-header cases x 1 enforcement point"
@@ -349,7 +406,10 @@ def corpus_count() -> Iterator[None]:
 # --------------------------------------------------------------------------- the genuine article first
 
 
-@pytest.mark.parametrize("point", ["local gateway JWT authorizer", "tenant Lambda authorizer", "web app machine paths"])
+@pytest.mark.parametrize(
+    "point",
+    ["local gateway JWT authorizer", "tenant Lambda authorizer", "machine Lambda authorizer", "web app machine paths"],
+)
 def test_each_bearer_point_accepts_its_own_genuine_token(bearer_points, point):
     enforcement = bearer_points[point]
     outcome = enforcement.call(f"Bearer {enforcement.realm.good()}")

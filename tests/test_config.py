@@ -196,3 +196,10 @@ def test_environments_differ_in_data_not_code():
 )
 def test_bad_value_is_rejected_with_key_and_allowed_values(env, change, message):
     assert message in error_for(env, change)
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "test"])
+def test_a_feature_plan_without_the_v3_trigger_is_refused_naming_the_key_and_the_plans(env):
+    message = error_for(env, lambda c: c["identity"].update(feature_plan="LITE"))
+    assert f"environments.{env}.identity.feature_plan='LITE' is not allowed: one of ESSENTIALS, PLUS" in message
+    assert "V3_0" in message

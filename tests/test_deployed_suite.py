@@ -152,9 +152,13 @@ def test_the_suites_stack_drives_a_deployment_from_nothing_but_its_outputs_file(
     stack = DeployedStack(
         deployment=deployment,
         cognito=local_stack.cognito(),
-        machine_secret=local_stack.machine_client["client_secret"],
+        machine_secret=local_stack.platform_client["client_secret"],
     )
     try:
+        admin = stack.create_user(
+            tenant="acme", role=auth_contract.ADMIN, email=f"adapter-{uuid.uuid4().hex[:8]}@example.com"
+        )
+        assert stack.create_machine_client("acme")["tenant"] == "acme"
         user = stack.create_user(
             tenant="acme", role=auth_contract.EDITOR, email=f"adapter-{uuid.uuid4().hex[:8]}@example.com"
         )
@@ -167,6 +171,9 @@ def test_the_suites_stack_drives_a_deployment_from_nothing_but_its_outputs_file(
         assert stack.call("GET", "/items").status == 401
         events = stack.call("POST", "/tenants/acme/events", token=stack.machine_token(), body={"type": "ping"})
         assert events.status == 202
+        assert stack.machine_token(client=stack.platform_client)  # the platform's client still gets tokens
+        assert admin["tenant"] == "acme"
     finally:
+        stack.delete_machine_clients()
         stack.delete_users()
-    assert stack.users == {}
+    assert stack.users == {} and stack.tenant_clients == {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 
 import auth_contract
@@ -44,6 +45,7 @@ def access(tokens: dict, tenant: str, role: str) -> str:
 
 @pytest.fixture(scope="module")
 def machine(stack: testing.RunningStack) -> str:
+    """A token of the first demo tenant's (acme's) machine client."""
     return stack.machine_token()
 
 
@@ -240,29 +242,57 @@ def test_an_id_token_is_refused_by_the_lambda_authorizer(stack: testing.RunningS
 
 
 @pytest.mark.parametrize("tenant", TENANTS)
-def test_the_machine_client_posts_events_for_a_tenant(stack: testing.RunningStack, machine: str, tenant: str) -> None:
-    response = stack.call("POST", f"/tenants/{tenant}/events", token=machine, body={"type": "heartbeat"})
+def test_each_tenants_machine_client_posts_events_for_its_own_tenant(stack: testing.RunningStack, tenant: str) -> None:
+    token = stack.machine_token(client=stack.machine_client_of(tenant))
+    response = stack.call("POST", f"/tenants/{tenant}/events", token=token, body={"type": "heartbeat"})
     assert response.status == 202
     assert response.json()["tenant"] == tenant
 
 
+def test_a_tenants_machine_token_is_refused_on_another_tenant(stack: testing.RunningStack, machine: str) -> None:
+    assert stack.machine_client["tenant"] == "acme"
+    response = stack.call("POST", "/tenants/globex/events", token=machine, body={"type": "heartbeat"})
+    assert (response.status, response.json()) == (403, {"message": "Forbidden"})
+
+
+# A tenant's machine client is made at run time, so it is not in the JWT authorizer's audience: the
+# JWT routes answer 401 (as API Gateway does for an audience mismatch); the Lambda-authorized
+# summary route answers 403.
+UNAUTHORIZED, FORBIDDEN = (401, {"message": "Unauthorized"}), (403, {"message": "Forbidden"})
+
+
 @pytest.mark.parametrize(
-    ("method", "path"),
+    ("method", "path", "expected"),
     [
-        ("GET", "/me"),
-        ("GET", "/items"),
-        ("POST", "/items"),
-        ("GET", "/items/itm_x"),
-        ("PUT", "/items/itm_x"),
-        ("DELETE", "/items/itm_x"),
-        ("GET", "/tenants/acme/summary"),
+        ("GET", "/me", UNAUTHORIZED),
+        ("GET", "/items", UNAUTHORIZED),
+        ("POST", "/items", UNAUTHORIZED),
+        ("GET", "/items/itm_x", UNAUTHORIZED),
+        ("PUT", "/items/itm_x", UNAUTHORIZED),
+        ("DELETE", "/items/itm_x", UNAUTHORIZED),
+        ("GET", "/tenants/acme/summary", FORBIDDEN),
+        ("GET", "/tenants/acme/machine-clients", UNAUTHORIZED),
+        ("POST", "/tenants/acme/machine-clients", UNAUTHORIZED),
     ],
 )
 def test_the_machine_client_is_refused_everywhere_else(
-    stack: testing.RunningStack, machine: str, method: str, path: str
+    stack: testing.RunningStack, machine: str, method: str, path: str, expected: tuple
 ) -> None:
     response = stack.call(method, path, token=machine, body={"name": "x"} if method in ("POST", "PUT") else None)
-    assert (response.status, response.json()) == (403, {"message": "Forbidden"})
+    assert (response.status, response.json()) == expected
+
+
+def test_the_platforms_own_client_gets_a_token_without_tenant_that_no_tenant_route_accepts(
+    stack: testing.RunningStack,
+) -> None:
+    token = stack.machine_token(client=stack.platform_client)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert auth_contract.TENANT_CLAIM not in claims
+    for tenant in TENANTS:
+        response = stack.call("POST", f"/tenants/{tenant}/events", token=token, body={"type": "heartbeat"})
+        assert (response.status, response.json()) == (403, {"message": "Forbidden"})
+    response = stack.call("GET", "/items", token=token)
+    assert (response.status, response.json()) == UNAUTHORIZED
 
 
 # ---------------------------------------------------------------------- CORS

@@ -92,4 +92,5 @@ def test_the_local_tokens_have_cognitos_claim_sets(stack: testing.RunningStack) 
     assert access["iss"] == identity["iss"] == stack.outputs["IssuerUrl"]
     machine = claims(stack.machine_token())
     assert machine["sub"] == machine["client_id"] == stack.machine_client["client_id"]
+    assert machine[auth_contract.TENANT_CLAIM] == stack.machine_client["tenant"]  # the V3_0 trigger's claim
     assert "username" not in machine and "aud" not in machine

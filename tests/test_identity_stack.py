@@ -214,11 +214,13 @@ def test_alb_client_exists_only_where_the_environment_has_a_web_domain():
     assert "AlbClient" in clients("prod")
 
 
-def test_machine_client_has_a_secret_client_credentials_only_and_only_the_machine_scope():
+def test_platform_machine_client_has_a_secret_client_credentials_only_and_only_the_platform_scope():
     machine = clients("test")["MachineClient"]
     assert machine["GenerateSecret"] is True
     assert machine["AllowedOAuthFlows"] == ["client_credentials"]
-    assert scope_names(machine) == list(auth_contract.MACHINE_SCOPES)
+    # Never a tenant route's scope: its tokens carry no tenant (tenants' clients are made at run time).
+    assert scope_names(machine) == list(auth_contract.PLATFORM_MACHINE_SCOPES)
+    assert not set(scope_names(machine)) & set(auth_contract.MACHINE_SCOPES + auth_contract.USER_SCOPES)
     assert machine["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
     assert machine["ReadAttributes"] == [] and machine["WriteAttributes"] == ["email"]
 
@@ -239,14 +241,14 @@ def test_token_lifetimes_come_from_config(env, minutes, refresh_days):
 # ---------------------------------------------------------------- trigger
 
 
-def test_pre_token_trigger_is_wired_as_version_2(identity_template):
+def test_pre_token_trigger_is_wired_as_version_3_for_client_credentials_tokens(identity_template):
     identity_template.has_resource_properties(
         POOL,
         {
             "LambdaConfig": {
                 "PreTokenGenerationConfig": {
                     "LambdaArn": {"Fn::GetAtt": [Match.string_like_regexp("^PreTokenGeneration"), "Arn"]},
-                    "LambdaVersion": "V2_0",
+                    "LambdaVersion": "V3_0",
                 }
             }
         },
@@ -267,18 +269,28 @@ def test_pre_token_function_is_arm64_python_with_json_logs_and_the_resource_serv
             "LoggingConfig": Match.object_like({"LogFormat": "JSON"}),
             "Environment": {
                 "Variables": Match.object_like(
-                    {"RESOURCE_SERVER_IDENTIFIER": test_env.stage.config.identity.resource_server_identifier}
+                    {
+                        "RESOURCE_SERVER_IDENTIFIER": test_env.stage.config.identity.resource_server_identifier,
+                        "TENANTS_TABLE": {"Ref": Match.string_like_regexp("^TenantsTable")},
+                    }
                 )
             },
         },
     )
 
 
-def test_pre_token_function_role_may_only_write_its_own_logs(identity_template):
+def test_pre_token_function_role_may_only_write_its_own_logs_and_read_single_tenants_table_items(identity_template):
     (policy,) = identity_template.find_resources("AWS::IAM::Policy").values()
-    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert statement["Resource"] == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in statement["Resource"]
+    logs, table = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert logs["Resource"] == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in logs["Resource"]
+    # The machine path: one GetItem per lookup, on the tenants table only (no index, no other table).
+    assert table == {
+        "Action": "dynamodb:GetItem",
+        "Effect": "Allow",
+        "Resource": {"Fn::GetAtt": [table["Resource"]["Fn::GetAtt"][0], "Arn"]},
+    }
+    assert table["Resource"]["Fn::GetAtt"][0].startswith("TenantsTable")
     identity_template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
     for role in identity_template.find_resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]

@@ -1,4 +1,4 @@
-"""POST /tenants/{tenantId}/events: only client-credentials tokens with events.write record events."""
+"""POST /tenants/{tenantId}/events: only client-credentials tokens with events.write, of the path's tenant, record events."""
 
 from __future__ import annotations
 
@@ -44,7 +44,9 @@ def post(claims: dict, tenant: str = "acme", body=None, raw_body: str | None = N
 
 
 def test_machine_client_records_an_event_for_the_tenant(table):
-    response = post(machine_claims(), body={"type": "invoice.paid", "detail": {"amount": 12.5, "currency": "EUR"}})
+    response = post(
+        machine_claims(tenant="acme"), body={"type": "invoice.paid", "detail": {"amount": 12.5, "currency": "EUR"}}
+    )
     assert response["statusCode"] == 202
     event = response_json(response)
     assert event["tenant"] == "acme" and event["client_id"] == MACHINE_CLIENT_ID
@@ -60,10 +62,15 @@ def test_machine_client_records_an_event_for_the_tenant(table):
             "user token, even an admin's with the events scope",
             access_claims(ADMIN, scopes=(*auth_contract.ROLE_SCOPES["admin"], auth_contract.EVENTS_WRITE)),
         ),
-        ("machine token without the events scope", machine_claims(scopes=(auth_contract.ITEMS_READ,))),
-        ("sub differs from client_id", {**machine_claims(), "sub": "a-user-sub"}),
-        ("token with a username", {**machine_claims(), "username": "someone"}),
-        ("not an access token", {**machine_claims(), "token_use": "id"}),
+        (
+            "machine token without the events scope",
+            machine_claims(scopes=(auth_contract.ITEMS_READ,), tenant="acme"),
+        ),
+        ("sub differs from client_id", {**machine_claims(tenant="acme"), "sub": "a-user-sub"}),
+        ("token with a username", {**machine_claims(tenant="acme"), "username": "someone"}),
+        ("not an access token", {**machine_claims(tenant="acme"), "token_use": "id"}),
+        ("machine token of another tenant", machine_claims(tenant="globex")),
+        ("machine token without a tenant (the platform's client)", machine_claims()),
     ],
     ids=lambda value: value if isinstance(value, str) else "",
 )
@@ -86,14 +93,32 @@ def test_anything_but_a_client_credentials_token_is_forbidden_and_writes_nothing
     ],
 )
 def test_bad_event_body_is_400_naming_the_field(table, body, raw, field):
-    response = post(machine_claims(), body=body, raw_body=raw)
+    response = post(machine_claims(tenant="acme"), body=body, raw_body=raw)
     assert response["statusCode"] == 400
     assert response_json(response)["message"].startswith(f"{field}:")
     assert table_contents(table) == []
 
 
 def test_malformed_tenant_in_path_is_400(table):
-    response = post(machine_claims(), tenant="a" * 65, body={"type": "ok"})
+    response = post(machine_claims(tenant="acme"), tenant="a" * 65, body={"type": "ok"})
     assert response["statusCode"] == 400
     assert response_json(response)["message"].startswith("tenantId:")
+    assert table_contents(table) == []
+
+
+def test_another_tenants_machine_token_is_refused_before_the_body_is_read(table):
+    response = post(machine_claims(tenant="globex"), raw_body="not json")
+    assert response["statusCode"] == 403 and response_json(response) == {"message": "Forbidden"}
+
+
+def test_the_tenant_is_the_decoded_path_parameter(table):
+    event = http_event(
+        "POST",
+        ROUTE,
+        "/tenants/acme/events",
+        authorizer=jwt_authorizer(machine_claims(tenant="acme")),
+        path_parameters={"tenantId": "globex"},
+        body={"type": "ok"},
+    )
+    assert handler.lambda_handler(event, LambdaContext())["statusCode"] == 403
     assert table_contents(table) == []

@@ -26,7 +26,7 @@ from jwt.algorithms import RSAAlgorithm
 import auth_contract
 from client.auth import secret_hash
 from client.srp import ClientSession
-from local.seed import create_user, demo_password
+from local.seed import create_user, demo_password, tenant_machine_clients
 from local.stack import LocalStack
 from local.templates import from_stage
 from tests.synth import Synthesized
@@ -45,7 +45,18 @@ class Local:
         self.spa = outputs["SpaClientId"]
         self.issuer = outputs["IssuerUrl"]
         self.resource_server = outputs["ResourceServerIdentifier"]
-        self.machine = stack.machine_clients[0]
+        self.platform = stack.machine_clients[0]  # the template's MachineClient: the platform's, no tenant
+        trigger = next(fn for fn in stack.runtime.functions if fn.handler.startswith("pre_token_generation."))
+        self.tenants = stack.dynamodb_resource.Table(trigger.environment["TENANTS_TABLE"])
+        # A tenant's client, made at run time (CreateUserPoolClient in moto + its CLIENT# items).
+        (self.machine,) = tenant_machine_clients(
+            stack.cognito,
+            self.tenants,
+            pool_id=self.pool_id,
+            resource_server=self.resource_server,
+            access_token_minutes=60,
+            tenants=("acme",),
+        )
         self.idp = boto3.client(
             "cognito-idp",
             endpoint_url=stack.issuer_base_url,
@@ -413,10 +424,12 @@ def test_client_credentials_give_a_machine_token_with_the_clients_scopes(local: 
     assert status == 200
     assert body["token_type"] == "Bearer"
     token = claims(body["access_token"])
-    assert set(token) == {"sub", "token_use", "scope", "auth_time", "iss", "exp", "iat", "version", "jti", "client_id"}
+    common = {"sub", "token_use", "scope", "auth_time", "iss", "exp", "iat", "version", "jti", "client_id"}
+    assert set(token) == common | {auth_contract.TENANT_CLAIM}  # added by the V3_0 trigger
+    assert token[auth_contract.TENANT_CLAIM] == "acme"
     assert token["sub"] == token["client_id"] == local.machine.client_id
     assert token["scope"].split() == [local.scope(s) for s in auth_contract.MACHINE_SCOPES]
-    assert body["expires_in"] == token["exp"] - token["iat"]
+    assert body["expires_in"] == token["exp"] - token["iat"] == 3600
 
 
 def test_client_credentials_refuse_scopes_the_client_may_not_have(local: Local) -> None:
@@ -432,6 +445,78 @@ def test_client_credentials_need_the_right_secret_and_a_confidential_client(loca
     assert wrong == (401, {"error": "invalid_client"})
     public = local.post_form("/oauth2/token", {"grant_type": "client_credentials", "client_id": local.spa})
     assert public == (400, {"error": "unauthorized_client"})
+
+
+def machine_token_answer(local: Local, client_id: str, secret: str, **form: str) -> tuple[int, Any]:
+    return local.post_form("/oauth2/token", {"grant_type": "client_credentials", **form}, basic=(client_id, secret))
+
+
+def test_the_platform_client_gets_a_token_without_a_tenant_for_its_platform_scope(local: Local) -> None:
+    status, body = machine_token_answer(local, local.platform.client_id, local.platform.client_secret)
+    assert status == 200
+    token = claims(body["access_token"])
+    assert auth_contract.TENANT_CLAIM not in token
+    assert token["scope"].split() == [local.scope(s) for s in auth_contract.PLATFORM_MACHINE_SCOPES]
+
+
+def test_a_client_the_tenants_table_does_not_know_gets_no_token(local: Local) -> None:
+    client = local.new_client(
+        GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthScopes=[local.scope(auth_contract.EVENTS_WRITE)],
+    )
+    answer = machine_token_answer(local, client["ClientId"], client["ClientSecret"])
+    assert answer == (400, {"error": "invalid_grant"})
+
+
+def test_a_suspended_tenants_client_gets_no_token(local: Local) -> None:
+    profile = {"pk": "TENANT#acme", "sk": auth_contract.TENANT_PROFILE_SORT_KEY}
+    local.tenants.update_item(
+        Key=profile,
+        UpdateExpression="SET #s = :s",
+        ExpressionAttributeNames={"#s": "status"},
+        ExpressionAttributeValues={":s": auth_contract.TENANT_SUSPENDED},
+    )
+    try:
+        answer = machine_token_answer(local, local.machine.client_id, local.machine.client_secret)
+        assert answer == (400, {"error": "invalid_grant"})
+    finally:
+        local.tenants.update_item(
+            Key=profile,
+            UpdateExpression="SET #s = :s",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": auth_contract.TENANT_ACTIVE},
+        )
+    assert machine_token_answer(local, local.machine.client_id, local.machine.client_secret)[0] == 200
+
+
+def test_client_secrets_rotate_like_cognitos_two_secret_api(local: Local) -> None:
+    client = local.new_client(
+        GenerateSecret=True,
+        AllowedOAuthFlows=["client_credentials"],
+        AllowedOAuthFlowsUserPoolClient=True,
+        AllowedOAuthScopes=[local.scope(auth_contract.PLATFORM_MACHINE_SCOPE)],
+    )
+    key = {"UserPoolId": local.pool_id, "ClientId": client["ClientId"]}
+    (original,) = local.idp.list_user_pool_client_secrets(**key)["ClientSecrets"]
+    assert "ClientSecretValue" not in original
+    with pytest.raises(ClientError) as last:
+        local.idp.delete_user_pool_client_secret(**key, ClientSecretId=original["ClientSecretId"])
+    assert error_code(last) == "InvalidParameterException"
+    added = local.idp.add_user_pool_client_secret(**key)["ClientSecretDescriptor"]
+    assert added["ClientSecretValue"] != client["ClientSecret"]
+    for secret in (client["ClientSecret"], added["ClientSecretValue"]):  # both work during the rotation
+        assert machine_token_answer(local, client["ClientId"], secret)[0] == 200
+    with pytest.raises(ClientError) as third:
+        local.idp.add_user_pool_client_secret(**key)
+    assert error_code(third) == "LimitExceededException"
+    local.idp.delete_user_pool_client_secret(**key, ClientSecretId=original["ClientSecretId"])
+    assert machine_token_answer(local, client["ClientId"], client["ClientSecret"]) == (401, {"error": "invalid_client"})
+    assert machine_token_answer(local, client["ClientId"], added["ClientSecretValue"])[0] == 200
+    assert [s["ClientSecretId"] for s in local.idp.list_user_pool_client_secrets(**key)["ClientSecrets"]] == [
+        added["ClientSecretId"]
+    ]
 
 
 # ---------------------------------------------------------------------- hosted UI: code + PKCE

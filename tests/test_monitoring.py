@@ -128,13 +128,24 @@ def test_every_alarm_notifies_the_topic_on_alarm_and_on_recovery(env):
 def test_the_alarm_set_covers_api_authorizers_functions_table_and_sign_in():
     names = set(alarms("test"))
     functions = {"IdentityPreTokenGeneration"} | {
-        f"Api{name}" for name in ("Me", "ItemsRead", "ItemsWrite", "TenantEvents", "TenantSummary", "TenantAuthorizer")
+        f"Api{name}"
+        for name in (
+            "Me",
+            "ItemsRead",
+            "ItemsWrite",
+            "TenantEvents",
+            "TenantSummary",
+            "TenantAuthorizer",
+            "MachineClients",
+            "MachineAuthorizer",
+        )
     }
     expected = {
         "ApiServerErrorRate",
         "ApiClientErrorRate",
         "JwtAuthorizerRejections",
         "TenantAuthorizerRejections",
+        "MachineAuthorizerRejections",
         "ItemsTableThrottles",
         "SignInThrottles",
     } | {f"{function}{kind}" for function in functions for kind in ("Errors", "Throttles", "DurationP99")}
@@ -190,7 +201,7 @@ def test_authorizer_filters_read_the_api_access_logs():
         assert "AccessLogs" in logical_id
 
 
-@pytest.mark.parametrize("auth", [Auth.JWT, Auth.TENANT_PATH])
+@pytest.mark.parametrize("auth", [Auth.JWT, Auth.TENANT_PATH, Auth.MACHINE_TENANT])
 def test_each_authorizers_filter_counts_401_and_403_without_integration_on_exactly_its_routes(auth):
     api = synthesize("test").stage.api
     pattern = metric_filters("test")[AUTHORIZER_METRICS[auth]]["FilterPattern"]

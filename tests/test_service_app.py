@@ -31,7 +31,7 @@ LOGOUT_URL = (
 CLAIMS = {"sub": "5f1c0f3e-0000-4000-8000-000000000001", "email": "ada@example.com", "email_verified": "true"}
 ACCESS_TOKEN = "eyJraWQiOiJhY2Nlc3MifQ.eyJzdWIiOiJhZGEifQ.c2lnbmF0dXJl"
 MACHINE_CLIENT = "machine-client-id"
-MACHINE_SCOPE = "https://api.jwt-auth.test/events.write"
+MACHINE_SCOPE = "https://api.jwt-auth.test/platform.machine"
 MACHINE_KID = "machine-key-1"
 
 

@@ -481,7 +481,7 @@ def test_container_environment_tells_the_app_which_alb_client_and_issuer_to_trus
     assert "UserPoolAlbClient" in logout
     assert "&logout_uri=https%3A%2F%2Fapp.jwt-auth.test%2F" in logout
     assert mentions(env["M2M_CLIENT_IDS"], "UserPoolMachineClient")
-    assert env["M2M_SCOPE"] == config.qualified_scope(auth_contract.EVENTS_WRITE)
+    assert env["M2M_SCOPE"] == config.qualified_scope(auth_contract.PLATFORM_MACHINE_SCOPE)
     if "API_URL" in env:
         assert mentions(env["API_URL"], "execute-api")
     # Both sides agree on the names: the stack sets every variable the app requires, and no other.

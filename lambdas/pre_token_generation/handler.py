@@ -1,4 +1,4 @@
-"""Pre-token-generation trigger (event version 2): tenant and roles into both tokens, and the
+"""Pre-token-generation trigger (V3_0 event; users' tokens use what V2 had): tenant and roles into both tokens, and the
 access token's API scopes from the user's groups.
 
 Sign-ins through SRP or the SDK never carry custom scopes on their own; this trigger makes every
@@ -15,6 +15,7 @@ import os
 from typing import Any
 
 import auth_contract
+from pre_token_generation import machine
 
 logger = logging.getLogger()
 logger.setLevel(logging.INFO)
@@ -82,6 +83,8 @@ def token_customization(
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    if event.get("triggerSource") == machine.TRIGGER_SOURCE:  # V3_0: client-credentials tokens
+        return machine.lambda_handler(event, context)
     resource_server = os.environ["RESOURCE_SERVER_IDENTIFIER"]
     federated_tenants = json.loads(os.environ.get("FEDERATED_TENANTS") or "{}")
     details = token_customization(event, resource_server, federated_tenants)

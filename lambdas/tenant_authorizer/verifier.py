@@ -41,11 +41,17 @@ class VerifierSettings:
     issuer: str
     client_ids: frozenset[str]
     jwks_url: str
+    # Clients made at run time (tenants' machine clients) cannot be listed here: a verifier built
+    # with this set leaves the client to its caller, which must check it (tenant_authorizer/machine.py).
+    clients_checked_by_caller: bool = False
 
     def __post_init__(self) -> None:
         if not self.issuer:
             raise ConfigurationError(f"{ISSUER_ENV}: required")
-        if not self.client_ids or not all(self.client_ids):
+        if self.clients_checked_by_caller:
+            if self.client_ids:
+                raise ConfigurationError("client ids are checked by the caller: list none")
+        elif not self.client_ids or not all(self.client_ids):
             raise ConfigurationError(f"{ALLOWED_CLIENT_IDS_ENV}: required, comma-separated client ids")
         if not self.jwks_url:
             raise ConfigurationError(f"{JWKS_URL_ENV}: required")
@@ -103,6 +109,8 @@ class AccessTokenVerifier:
             raise TokenError("not an access token")
         client_id = claims.get("client_id")
         # A list or object here would make the set lookup raise TypeError instead of a TokenError.
-        if not isinstance(client_id, str) or client_id not in self.settings.client_ids:
+        if not isinstance(client_id, str) or not client_id:
+            raise TokenError("client not allowed")
+        if not self.settings.clients_checked_by_caller and client_id not in self.settings.client_ids:
             raise TokenError("client not allowed")
         return claims

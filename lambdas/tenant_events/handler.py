@@ -1,4 +1,5 @@
-"""POST /tenants/{tenantId}/events: machine clients (client-credentials tokens, events.write) record events."""
+"""POST /tenants/{tenantId}/events: a tenant's machine clients (client-credentials tokens, events.write,
+`tenant_id` = the path's tenant) record events. The tenant is the decoded `pathParameters` value."""
 
 from __future__ import annotations
 
@@ -21,9 +22,10 @@ app = create_app(logger)
 def post_event(tenant_id: str) -> Response:
     identity = current_identity(app)
     logic.require_machine(identity)
-    logic.require_tenant(tenant_id)
-    event = logic.record_event(identity, items_table(), tenant_id, read_json_object(app.current_event.raw_event))
-    logger.info("event recorded", extra={"event_id": event["id"], "tenant": tenant_id, "client_id": event["client_id"]})
+    tenant = logic.require_tenant((app.current_event.raw_event.get("pathParameters") or {}).get("tenantId"))
+    logic.require_own_tenant(identity, tenant)  # before the body is read
+    event = logic.record_event(identity, items_table(), tenant, read_json_object(app.current_event.raw_event))
+    logger.info("event recorded", extra={"event_id": event["id"], "tenant": tenant, "client_id": event["client_id"]})
     return json_response(202, event)
 
 

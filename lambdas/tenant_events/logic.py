@@ -34,9 +34,17 @@ def require_tenant(tenant: str) -> str:
     return tenant
 
 
+def require_own_tenant(identity: Identity, tenant: str) -> None:
+    """A machine token speaks for its own tenant only (the `tenant_id` the pre-token trigger put in it);
+    a machine token without a tenant (the platform's client, or one minted before V3_0) for none."""
+    if identity.tenant is None or identity.tenant != tenant:
+        raise Forbidden("Forbidden")
+
+
 def record_event(identity: Identity, table: ItemsTable, tenant: str, body: dict[str, Any]) -> dict[str, Any]:
     require_machine(identity)
     require_tenant(tenant)
+    require_own_tenant(identity, tenant)
     fields = validate_fields(body, EVENT_FIELDS)
     now = datetime.now(UTC)
     record = {

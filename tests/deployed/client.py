@@ -1,5 +1,6 @@
 """The deployed stack as the end-to-end scenario sees a stack: `call`, `user`, `sign_in`,
-`machine_token` — the interface of `local.testing.RunningStack`, over HTTPS and real Cognito."""
+`machine_token`, the tenants' and the platform's machine clients — the interface of
+`local.testing.RunningStack`, over HTTPS and real Cognito."""
 
 from __future__ import annotations
 
@@ -60,8 +61,9 @@ def new_password() -> str:
 class DeployedStack:
     deployment: Deployment
     cognito: Any  # boto3 cognito-idp client of the deployment's region
-    machine_secret: str
+    machine_secret: str  # of the platform's own client (the MachineClientId output)
     users: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    tenant_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def create_user(self, *, tenant: str, role: str, email: str) -> dict[str, str]:
         """A confirmed user with a verified e-mail, the tenant attribute (set by an admin: no
@@ -83,6 +85,29 @@ class DeployedStack:
         self.cognito.admin_set_user_password(UserPoolId=pool, Username=email, Password=password, Permanent=True)
         self.cognito.admin_add_user_to_group(UserPoolId=pool, Username=email, GroupName=role)
         return user
+
+    def create_machine_client(self, tenant: str) -> dict[str, Any]:
+        """A machine client of the tenant, made through the API by the tenant's admin (created first)."""
+        admin = self.users[(tenant, auth_contract.ADMIN)]
+        token = self.sign_in(admin["email"], admin["password"])["AccessToken"]
+        response = self.call(
+            "POST", f"/tenants/{tenant}/machine-clients", token=token, body={"name": f"deployed-suite-{tenant}"}
+        )
+        if response.status != 201:
+            raise AssertionError(
+                f"creating {tenant}'s machine client failed: {response.status} {response.raw!r} "
+                "(the deployment needs the tenant to exist and be active)"
+            )
+        self.tenant_clients[tenant] = {**response.json(), "tenant": tenant}
+        return self.tenant_clients[tenant]
+
+    def delete_machine_clients(self) -> None:
+        """Deletes the clients this run made (before the admins who made them are deleted)."""
+        for tenant, client in list(self.tenant_clients.items()):
+            admin = self.users[(tenant, auth_contract.ADMIN)]
+            token = self.sign_in(admin["email"], admin["password"])["AccessToken"]
+            self.call("DELETE", f"/tenants/{tenant}/machine-clients/{client['client_id']}", token=token)
+            del self.tenant_clients[tenant]
 
     def delete_users(self) -> None:
         for user in self.users.values():
@@ -108,10 +133,22 @@ class DeployedStack:
             )
         return answer["AuthenticationResult"]
 
-    def machine_token(self, scope: str | None = None) -> str:
-        credentials = f"{self.deployment.machine_client_id}:{self.machine_secret}".encode()
+    @property
+    def machine_client(self) -> dict[str, Any]:
+        """The first tenant's machine client."""
+        return next(iter(self.tenant_clients.values()))
+
+    def machine_client_of(self, tenant: str) -> dict[str, Any]:
+        return self.tenant_clients[tenant]
+
+    @property
+    def platform_client(self) -> dict[str, Any]:
+        return {"client_id": self.deployment.machine_client_id, "client_secret": self.machine_secret, "tenant": ""}
+
+    def client_credentials(self, client: dict[str, Any], scope: str | None = None) -> Response:
+        credentials = f"{client['client_id']}:{client['client_secret']}".encode()
         form = {"grant_type": "client_credentials", **({"scope": scope} if scope else {})}
-        response = request(
+        return request(
             "POST",
             f"{self.deployment.managed_login_url}/oauth2/token",
             headers={
@@ -120,6 +157,10 @@ class DeployedStack:
             },
             data=urllib.parse.urlencode(form).encode(),
         )
+
+    def machine_token(self, scope: str | None = None, client: dict[str, Any] | None = None) -> str:
+        """A client-credentials token of `client` (default: the first tenant's machine client)."""
+        response = self.client_credentials(client or self.machine_client, scope)
         if response.status != 200:
             raise AssertionError(f"client-credentials token request failed: {response.status} {response.raw!r}")
         return response.json()["access_token"]

@@ -47,6 +47,9 @@ def stack(deployment: Deployment) -> Iterator[DeployedStack]:
         for tenant in TENANTS:
             for role in auth_contract.ROLES:
                 deployed.create_user(tenant=tenant, role=role, email=f"deployed-{run}-{role}.{tenant}@example.com")
+        for tenant in TENANTS:
+            deployed.create_machine_client(tenant)
         yield deployed
     finally:
+        deployed.delete_machine_clients()
         deployed.delete_users()

@@ -1,0 +1,112 @@
+"""Lambda authorizer (HTTP API, payload 2.0, simple responses) for `POST /tenants/{tenantId}/events`.
+
+Tenants' machine clients are made at run time, so the native JWT authorizer, whose audience is a
+fixed list of client ids, cannot accept their tokens. This authorizer does instead: the token is
+verified like any access token (verifier.py: RS256, the pool's key, `iss`, `exp`, `token_use`),
+and then must be a client-credentials token (`sub` = `client_id`, no user) with `events.write`,
+whose `tenant_id` equals `{tenantId}` and whose client is still registered for that tenant in the
+tenants table (`CLIENT#<client id>` / `TENANT`): a deleted client is refused here even before its
+tokens expire. Anything else, including every error, is `{"isAuthorized": false}` (403); this
+function never raises. Answers are cached per token and path (see TENANT_AUTHORIZER_IDENTITY_SOURCE
+in stacks/api_http.py), so for up to the configured cache time a deleted client's cached allow
+stands; the handler's own checks and the revocation store close that gap.
+
+The context is what lambdas/shared/claims.py reads from a Lambda authorizer: `tenant`, `scopes`,
+`sub`, `client_id`, `token_use`, and empty `username` and `roles`.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.logging import correlation_paths
+
+import auth_contract
+from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, parse_list, short_scope
+from shared.machine_clients import machine_client_records
+from tenant_authorizer.handler import DENY, TENANT_PATH_PARAMETER, Refused, bearer_token
+from tenant_authorizer.jwks import JwksCache
+from tenant_authorizer.verifier import (
+    ISSUER_ENV,
+    JWKS_URL_ENV,
+    AccessTokenVerifier,
+    ConfigurationError,
+    TokenError,
+    VerifierSettings,
+)
+
+logger = Logger()
+
+REQUIRED_SCOPE = auth_contract.EVENTS_WRITE
+EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError)
+
+
+@functools.cache
+def verifier() -> AccessTokenVerifier:
+    issuer = os.environ.get(ISSUER_ENV, "").strip().rstrip("/")
+    settings = VerifierSettings(
+        issuer=issuer,
+        client_ids=frozenset(),
+        jwks_url=os.environ.get(JWKS_URL_ENV, "").strip() or f"{issuer}/.well-known/jwks.json",
+        clients_checked_by_caller=True,  # by the tenants table, below
+    )
+    return AccessTokenVerifier(settings, JwksCache(settings.jwks_url))
+
+
+def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str | None, tenant_of) -> dict[str, Any]:
+    """The simple response for verified `claims`; `tenant_of(client_id)` is the registered tenant or None."""
+    client_id = claims["client_id"]
+    if claims.get("sub") != client_id or "username" in claims:
+        raise Refused("not a client-credentials token")
+    scopes = parse_list(claims.get("scope"), "scope")
+    if REQUIRED_SCOPE not in {short_scope(scope, resource_server) for scope in scopes}:
+        raise Refused("token lacks the required scope")
+    tenant = claims.get(auth_contract.TENANT_CLAIM)
+    if not is_tenant_id(tenant):
+        raise Refused("token has no usable tenant")
+    path_tenant = (event.get("pathParameters") or {}).get(TENANT_PATH_PARAMETER)
+    if path_tenant != tenant:
+        raise Refused("tenant in path is not the token's tenant")
+    if tenant_of(client_id) != tenant:
+        raise Refused("client is not registered for this tenant")
+    return {
+        "isAuthorized": True,
+        "context": {
+            "tenant": tenant,
+            "roles": "",
+            "scopes": " ".join(scopes),
+            "sub": claims["sub"],
+            "client_id": client_id,
+            "username": "",
+            "token_use": claims["token_use"],
+        },
+    }
+
+
+def authorize(event: Any) -> dict[str, Any]:
+    """The authorizer's answer for `event`; never raises."""
+    try:
+        if not isinstance(event, dict):
+            raise Refused("event is not an object")
+        claims = verifier().verify(bearer_token(event))
+        response = decide(
+            event, claims, os.environ.get(RESOURCE_SERVER_ENV) or None, machine_client_records().tenant_of
+        )
+    except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
+        reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
+        if isinstance(error, ConfigurationError):
+            logger.error("denied: the authorizer is misconfigured", extra={"reason": reason})
+        else:
+            logger.info("denied", extra={"reason": reason})
+        return DENY
+    context = response["context"]
+    logger.info("allowed", extra={"tenant": context["tenant"], "client_id": context["client_id"]})
+    return response
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize(event)
