@@ -8,6 +8,7 @@
 | tenant_events     | POST /tenants/{tenantId}/events          | PutItem                                |
 | tenant_summary    | GET /tenants/{tenantId}/summary          | Query                                  |
 | tenant_authorizer | (Lambda authorizer of the tenant routes) | none                                   |
+| tenant_admin      | /tenants, /tenants/{tenantId}/suspend, /reinstate, /members[/{userId}] | tenants table: GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan; revocation table: PutItem; Cognito admin actions on this pool (TENANT_ADMIN_COGNITO_ACTIONS) |
 
 Every runtime setting is an environment variable (docs/api.md lists them), so the functions
 run unchanged behind the local gateway.
@@ -18,7 +19,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from aws_cdk import RemovalPolicy
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -30,6 +33,26 @@ READ_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query")
 WRITE_ACTIONS = ("dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem")
 EVENT_ACTIONS = ("dynamodb:PutItem",)
 SUMMARY_ACTIONS = ("dynamodb:Query",)
+# The tenant lifecycle (lambdas/tenant_admin): each action is one call its code makes. Members are
+# written with TransactWriteItems, which needs PutItem/DeleteItem on the table, no action of its
+# own (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+TENANT_ADMIN_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+REVOCATION_WRITE_ACTIONS = ("dynamodb:PutItem",)
+TENANT_ADMIN_COGNITO_ACTIONS = (
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:AdminRemoveUserFromGroup",
+)
 
 
 class ApiBackends(Construct):
@@ -45,6 +68,9 @@ class ApiBackends(Construct):
         issuer: str,
         jwks_url: str,
         authorizer_client_ids: Sequence[str],
+        user_pool: cognito.IUserPool,
+        tenants_table: dynamodb.ITable,
+        revocation_table: dynamodb.ITable,
     ) -> None:
         super().__init__(scope, id_)
         self.layer = DependenciesLayer(self, "Dependencies").layer
@@ -92,7 +118,27 @@ class ApiBackends(Construct):
             timeout_seconds=5,
         )
 
+        identity = config.identity
+        self.tenant_admin = function(
+            "TenantAdmin",
+            "tenant_admin",
+            "Tenant lifecycle: operators create, list, suspend tenants; tenant admins invite and manage members",
+            {
+                **resource_server,
+                "USER_POOL_ID": user_pool.user_pool_id,
+                "TENANTS_TABLE": tenants_table.table_name,
+                "REVOCATION_TABLE": revocation_table.table_name,
+                # A revocation outlives every token it can refuse: the longest token lifetime.
+                "REVOCATION_TTL_SECONDS": str(60 * max(identity.access_token_minutes, identity.id_token_minutes)),
+            },
+        )
+
         table.grant(self.items_read, *READ_ACTIONS)
         table.grant(self.items_write, *WRITE_ACTIONS)
         table.grant(self.tenant_events, *EVENT_ACTIONS)
         table.grant(self.tenant_summary, *SUMMARY_ACTIONS)
+        tenants_table.grant(self.tenant_admin, *TENANT_ADMIN_TABLE_ACTIONS)
+        revocation_table.grant(self.tenant_admin, *REVOCATION_WRITE_ACTIONS)
+        self.tenant_admin.add_to_role_policy(
+            iam.PolicyStatement(actions=list(TENANT_ADMIN_COGNITO_ACTIONS), resources=[user_pool.user_pool_arn])
+        )

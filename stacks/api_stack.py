@@ -39,12 +39,17 @@ class ApiStack(cdk.Stack):
             jwks_url=identity.jwks_url,
             # The tenant routes act for a user: machine tokens carry no tenant.
             authorizer_client_ids=[client.user_pool_client_id for client in identity.user_clients],
+            user_pool=identity.user_pool,
+            tenants_table=identity.tenants_table,
+            revocation_table=identity.revocation_table,
         )
 
         def scopes(*names: str) -> tuple[str, ...]:
             return tuple(config.qualified_scope(name) for name in names)
 
         b = self.backends
+        operator = scopes(auth_contract.PLATFORM_SCOPE)
+        member_admins = scopes(auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE)
         self.route_specs = (
             RouteSpec(GET, "/health", b.me, Auth.NONE),
             RouteSpec(GET, "/me", b.me, Auth.JWT, scopes(*auth_contract.USER_SCOPES)),
@@ -57,6 +62,16 @@ class ApiStack(cdk.Stack):
                 POST, "/tenants/{tenantId}/events", b.tenant_events, Auth.JWT, scopes(*auth_contract.MACHINE_SCOPES)
             ),
             RouteSpec(GET, "/tenants/{tenantId}/summary", b.tenant_summary, Auth.TENANT_PATH),
+            # The tenant lifecycle: operators only for tenants; a tenant's admin (their own tenant,
+            # checked in the handler) or an operator for its members.
+            RouteSpec(POST, "/tenants", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(GET, "/tenants", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(POST, "/tenants/{tenantId}/suspend", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(POST, "/tenants/{tenantId}/reinstate", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(GET, "/tenants/{tenantId}/members", b.tenant_admin, Auth.JWT, member_admins),
+            RouteSpec(POST, "/tenants/{tenantId}/members", b.tenant_admin, Auth.JWT, member_admins),
+            RouteSpec(PUT, "/tenants/{tenantId}/members/{userId}", b.tenant_admin, Auth.JWT, member_admins),
+            RouteSpec(DELETE, "/tenants/{tenantId}/members/{userId}", b.tenant_admin, Auth.JWT, member_admins),
         )
         self.http_api = TenantHttpApi(
             self,
