@@ -20,6 +20,7 @@ granted ones and suppresses API scopes a client asked for beyond them.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -104,7 +105,10 @@ class AwsDirectory:
         return scopes
 
 
-_directory = AwsDirectory()
+@functools.cache
+def aws_directory() -> AwsDirectory:
+    """One per execution environment, so its client-scope cache lives across invocations."""
+    return AwsDirectory()
 
 
 def _attributes(event: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +218,7 @@ def lambda_handler(event: dict[str, Any], context: Any, directory: Directory | N
     resource_server = os.environ["RESOURCE_SERVER_IDENTIFIER"]
     federated_tenants = json.loads(os.environ.get("FEDERATED_TENANTS") or "{}")
     try:
-        details = token_customization(event, resource_server, directory or _directory, federated_tenants)
+        details = token_customization(event, resource_server, directory or aws_directory(), federated_tenants)
     except SignInRefused as refused:
         logger.info("no tokens", extra={"trigger_source": event.get("triggerSource"), "reason": str(refused)})
         raise

@@ -8,7 +8,8 @@
 | PUT, DELETE /tenants/{tenantId}/members/{userId} | that tenant's admin, or an operator |
 
 The JWT authorizer requires the routes' scopes (platform.admin; admin or platform.admin); the
-rules are checked again in logic.py, with the tenant in the path against the caller's.
+rules are checked again here, before any store is opened, and in logic.py, with the tenant in
+the path against the caller's.
 """
 
 from __future__ import annotations
@@ -55,15 +56,18 @@ def create_tenant() -> Response:
 
 @app.get("/tenants")
 def list_tenants() -> Response:
+    identity = current_identity(app)
+    logic.require_operator(identity)
     params = app.current_event.query_string_parameters
     limit = query_integer(params, "limit", default=50, low=1, high=100)
     after = (params or {}).get("after")
-    return json_response(200, logic.list_tenants(current_identity(app), tenants_table(), limit=limit, after=after))
+    return json_response(200, logic.list_tenants(identity, tenants_table(), limit=limit, after=after))
 
 
 @app.post("/tenants/<tenant_id>/suspend")
 def suspend_tenant(tenant_id: str) -> Response:
     identity = current_identity(app)
+    logic.require_operator(identity)  # before any store is opened
     profile = logic.set_tenant_status(
         identity, tenants_table(), revocation_store(), tenant_id, auth_contract.TENANT_SUSPENDED
     )
@@ -74,6 +78,7 @@ def suspend_tenant(tenant_id: str) -> Response:
 @app.post("/tenants/<tenant_id>/reinstate")
 def reinstate_tenant(tenant_id: str) -> Response:
     identity = current_identity(app)
+    logic.require_operator(identity)
     profile = logic.set_tenant_status(
         identity, tenants_table(), revocation_store(), tenant_id, auth_contract.TENANT_ACTIVE
     )
@@ -83,7 +88,9 @@ def reinstate_tenant(tenant_id: str) -> Response:
 
 @app.get("/tenants/<tenant_id>/members")
 def list_members(tenant_id: str) -> Response:
-    return json_response(200, logic.list_members(current_identity(app), tenants_table(), tenant_id))
+    identity = current_identity(app)
+    logic.require_tenant_admin(identity, tenant_id)
+    return json_response(200, logic.list_members(identity, tenants_table(), tenant_id))
 
 
 @app.post("/tenants/<tenant_id>/members")
@@ -109,6 +116,7 @@ def change_role(tenant_id: str, user_id: str) -> Response:
 @app.delete("/tenants/<tenant_id>/members/<user_id>")
 def remove_member(tenant_id: str, user_id: str) -> Response:
     identity = current_identity(app)
+    logic.require_tenant_admin(identity, tenant_id)
     logic.remove_member(identity, tenants_table(), user_pool(), revocation_store(), tenant_id, user_id)
     logger.info("member removed", extra={"tenant": tenant_id, "member": user_id, "by": identity.sub})
     return empty_response(204)
