@@ -389,6 +389,10 @@ class IdentityStack(cdk.Stack):
             ),
             "ManagedLoginUrl": (self.managed_login_url, "Managed login (hosted UI) base URL"),
             "ResourceServerIdentifier": (self.config.identity.resource_server_identifier, "Prefix of the API scopes"),
+            "TenantsTableName": (
+                self.tenants_table.table_name,
+                "Tenants and their members (DynamoDB); change them through the tenant routes",
+            ),
         }
         if self.alb_client is not None:
             outputs["AlbClientId"] = (self.alb_client.user_pool_client_id, "Confidential client used by the ALB")

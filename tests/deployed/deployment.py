@@ -33,6 +33,7 @@ class Deployment:
     api_url: str  # ends with '/'
     web_url: str | None  # https://<web domain>, where the environment has a web stack
     alb_client_id: str | None
+    tenants_table: str | None = None  # the tenants table (TenantsTableName output)
 
     def scope(self, name: str) -> str:
         return f"{self.resource_server}/{name}"
@@ -87,4 +88,5 @@ class Deployment:
             api_url=need("api", "ApiUrl"),
             web_url=web_url.rstrip("/") if isinstance(web_url, str) and web_url else None,
             alb_client_id=parts["identity"].get("AlbClientId"),
+            tenants_table=parts["identity"].get("TenantsTableName") or None,
         )
