@@ -336,6 +336,8 @@ def cmd_members(args: argparse.Namespace, session: Session, out: TextIO, stdin: 
     member = f"{base}/{_segment(args.user_id, 'user id')}"
     if args.action == "role":
         return _user_call(session, out, "PUT", member, {"role": args.role})
+    if args.action in ("disable", "enable"):
+        return _user_call(session, out, "PUT", member, {"enabled": args.action == "enable"})
     return _user_call(session, out, "DELETE", member)
 
 
@@ -451,6 +453,13 @@ def parser() -> argparse.ArgumentParser:
     role.add_argument("tenant")
     role.add_argument("user_id", help="the member's `sub` (members list)")
     role.add_argument("role", choices=auth_contract.TENANT_ROLES)
+    for action, text in (
+        ("disable", "disable a member's account (no sign-in; their older tokens are refused)"),
+        ("enable", "enable a disabled member's account again"),
+    ):
+        toggle = member_actions.add_parser(action, help=text)
+        toggle.add_argument("tenant")
+        toggle.add_argument("user_id", help="the member's `sub` (members list)")
     remove = member_actions.add_parser("remove", help="remove a member (invited accounts are deleted)")
     remove.add_argument("tenant")
     remove.add_argument("user_id", help="the member's `sub` (members list)")

@@ -49,6 +49,8 @@ TENANT_ADMIN_COGNITO_ACTIONS = (
     "cognito-idp:AdminAddUserToGroup",
     "cognito-idp:AdminCreateUser",
     "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
     "cognito-idp:AdminGetUser",
     "cognito-idp:AdminListGroupsForUser",
     "cognito-idp:AdminRemoveUserFromGroup",

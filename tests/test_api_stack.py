@@ -459,6 +459,8 @@ def test_the_tenant_admin_function_may_use_exactly_its_actions_on_this_pool_and_
             "cognito-idp:AdminAddUserToGroup",
             "cognito-idp:AdminCreateUser",
             "cognito-idp:AdminDeleteUser",
+            "cognito-idp:AdminDisableUser",
+            "cognito-idp:AdminEnableUser",
             "cognito-idp:AdminGetUser",
             "cognito-idp:AdminListGroupsForUser",
             "cognito-idp:AdminRemoveUserFromGroup",

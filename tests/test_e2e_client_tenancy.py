@@ -77,6 +77,10 @@ def test_a_tenant_admin_runs_their_members_from_the_command_line(cli: Cli, stack
     assert code == 0 and email in {m.get("email") for m in json.loads(out)["members"]}
     code, out, _ = cli("members", "role", "acme", member["sub"], auth_contract.EDITOR)
     assert (code, json.loads(out)["role"]) == (0, auth_contract.EDITOR)
+    code, out, _ = cli("members", "disable", "acme", member["sub"])
+    assert (code, json.loads(out)["enabled"]) == (0, False)
+    code, out, _ = cli("members", "enable", "acme", member["sub"])
+    assert (code, json.loads(out)["enabled"]) == (0, True)
     assert cli("members", "remove", "acme", member["sub"])[0] == 0
 
     assert cli("members", "list", "globex")[0] == 1  # another tenant: 403

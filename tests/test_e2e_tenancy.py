@@ -237,6 +237,24 @@ def test_an_invited_member_signs_in_and_a_role_change_shows_in_the_next_token(
     assert claims(signed_in_again["AccessToken"])[auth_contract.ROLES_CLAIM] == [EDITOR]
 
 
+def test_a_disabled_member_cannot_sign_in_or_refresh_until_enabled(
+    stack: testing.RunningStack, acme_admin: str
+) -> None:
+    member = invite(stack, acme_admin, "acme", VIEWER)
+    tokens = stack.accept_invitation(member["email"], NEW_PASSWORD)
+    path = f"/tenants/acme/members/{member['sub']}"
+    assert stack.call("PUT", path, token=acme_admin, body={"enabled": False}).status == 200
+    for attempt in (
+        lambda: stack.sign_in(member["email"], NEW_PASSWORD),
+        lambda: stack.refresh(tokens["RefreshToken"]),
+    ):
+        with pytest.raises(ClientError) as refused:
+            attempt()
+        assert refused.value.response["Error"]["Code"] == "NotAuthorizedException"
+    assert stack.call("PUT", path, token=acme_admin, body={"enabled": True}).status == 200
+    assert claims(stack.sign_in(member["email"], NEW_PASSWORD)["AccessToken"])[auth_contract.TENANT_CLAIM] == "acme"
+
+
 def test_a_removed_member_cannot_sign_in_again(stack: testing.RunningStack, acme_admin: str) -> None:
     member = invite(stack, acme_admin, "acme", VIEWER)
     stack.accept_invitation(member["email"], NEW_PASSWORD)

@@ -334,6 +334,39 @@ def test_a_role_change_never_grants_the_operator_role(cloud):
     assert cloud.user("up@example.com")["groups"] == [auth_contract.VIEWER]
 
 
+def put(caller: User, tenant: str, sub: str, body: Any) -> tuple[int, Any]:
+    return call("PUT", "/tenants/{tenantId}/members/{userId}", caller, body=body, tenantId=tenant, userId=sub)
+
+
+def test_disabling_a_member_disables_the_account_and_revokes_its_tokens(cloud):
+    member = invite(ACME_ADMIN, ACME, "pause@example.com")[1]
+    status, changed = put(ACME_ADMIN, ACME, member["sub"], {"enabled": False})
+    assert (status, changed["enabled"], changed["role"]) == (200, False, auth_contract.VIEWER)
+    raw = cloud.cognito.admin_get_user(UserPoolId=cloud.pool_id, Username="pause@example.com")
+    assert raw["Enabled"] is False
+    assert cloud.revocation(revocation.user_key(member["sub"]))["reason"] == "disabled"
+
+
+def test_enabling_a_member_again_revokes_nothing(cloud):
+    member = invite(ACME_ADMIN, ACME, "back@example.com")[1]
+    assert put(ACME_ADMIN, ACME, member["sub"], {"enabled": True})[1]["enabled"] is True
+    raw = cloud.cognito.admin_get_user(UserPoolId=cloud.pool_id, Username="back@example.com")
+    assert raw["Enabled"] is True
+    assert cloud.revocation(revocation.user_key(member["sub"])) is None
+
+
+@pytest.mark.parametrize("body", [{}, {"enabled": "no"}, {"role": "viewer", "tenant": "globex"}])
+def test_a_bad_member_change_is_400(cloud, body):
+    member = invite(ACME_ADMIN, ACME, "bad-change@example.com")[1]
+    assert put(ACME_ADMIN, ACME, member["sub"], body)[0] == 400
+
+
+def test_a_tenant_admin_cannot_disable_another_tenants_member(cloud):
+    other = invite(GLOBEX_ADMIN, GLOBEX, "g2@example.com")[1]
+    assert put(ACME_ADMIN, GLOBEX, other["sub"], {"enabled": False})[0] == 403
+    assert cloud.cognito.admin_get_user(UserPoolId=cloud.pool_id, Username="g2@example.com")["Enabled"] is True
+
+
 def test_removing_an_invited_member_deletes_the_account_and_revokes_its_tokens(cloud):
     member = invite(ACME_ADMIN, ACME, "leaver@example.com")[1]
     assert remove(ACME_ADMIN, ACME, member["sub"]) == (204, None)

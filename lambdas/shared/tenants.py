@@ -40,6 +40,7 @@ SUB = "sub"
 USERNAME = "username"
 EMAIL = "email"
 ROLE = "role"
+ENABLED = "enabled"
 TENANT = "tenant_id"
 
 TENANT_ID = re.compile(auth_contract.TENANT_ID_PATTERN)
@@ -217,6 +218,7 @@ class TenantsTable:
             SUB: sub,
             USERNAME: username,
             ROLE: role,
+            ENABLED: True,
             CREATED_AT: at,
             UPDATED_AT: at,
         }
@@ -236,14 +238,25 @@ class TenantsTable:
             raise
         return _public(member)
 
-    def set_member_role(self, tenant: str, sub: str, role: str, now: float | None = None) -> dict[str, Any]:
+    def update_member(
+        self, tenant: str, sub: str, *, role: str | None = None, enabled: bool | None = None, now: float | None = None
+    ) -> dict[str, Any]:
+        """The member's role and/or whether their account is enabled."""
+        names = {"#updated": UPDATED_AT}
+        values: dict[str, Any] = {":now": int(time.time() if now is None else now)}
+        assignments = ["#updated = :now"]
+        for placeholder, name, value in (("role", ROLE, role), ("enabled", ENABLED, enabled)):
+            if value is not None:
+                names[f"#{placeholder}"] = name
+                values[f":{placeholder}"] = value
+                assignments.append(f"#{placeholder} = :{placeholder}")
         try:
             response = self._table.update_item(
                 Key={PK: tenant_key(tenant), SK: member_sort_key(sub)},
-                UpdateExpression="SET #role = :role, #updated = :now",
+                UpdateExpression="SET " + ", ".join(assignments),
                 ConditionExpression=Attr(PK).exists(),
-                ExpressionAttributeNames={"#role": ROLE, "#updated": UPDATED_AT},
-                ExpressionAttributeValues={":role": role, ":now": int(time.time() if now is None else now)},
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
                 ReturnValues="ALL_NEW",
             )
         except ClientError as error:

@@ -105,11 +105,16 @@ def add_member(tenant_id: str) -> Response:
 
 
 @app.put("/tenants/<tenant_id>/members/<user_id>")
-def change_role(tenant_id: str, user_id: str) -> Response:
+def change_member(tenant_id: str, user_id: str) -> Response:
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)
-    member = logic.change_role(identity, tenants_table(), user_pool(), revocation_store(), tenant_id, user_id, _body())
-    logger.info("member role changed", extra={"tenant": tenant_id, "member": user_id, "role": member["role"]})
+    member = logic.change_member(
+        identity, tenants_table(), user_pool(), revocation_store(), tenant_id, user_id, _body()
+    )
+    logger.info(
+        "member changed",
+        extra={"tenant": tenant_id, "member": user_id, "role": member["role"], "enabled": member.get("enabled")},
+    )
     return json_response(200, member)
 
 

@@ -4,12 +4,13 @@ the tenants table and the revocation store.
 - Platform operator: create, list, suspend and reinstate tenants; everything a tenant admin may
   do, in any tenant.
 - Tenant admin (`admin` role, `admin` scope) of tenant T: invite a user into T with a role, link
-  an existing tenant-less user (social or self sign-up) into T, change a member's role, remove a
-  member, list T's members. Never in another tenant; never the `platform_operator` role.
+  an existing tenant-less user (social or self sign-up) into T, change a member's role, disable
+  or enable a member's account, remove a member, list T's members. Never in another tenant;
+  never the `platform_operator` role.
 
 Cognito is reached with admin API calls (the function's IAM policy names exactly these actions on
 this pool): the tenant attribute is written only here, by AdminCreateUser, never by an app client.
-Member removal, role change and suspension write a "not before" to the revocation store, so
+Member removal, role change, disabling and suspension write a "not before" to the revocation store, so
 tokens issued before them are refused by the API (the check is in the authorizer and handlers).
 """
 
@@ -119,6 +120,10 @@ class UserPool:
                 self._cognito.admin_remove_user_from_group(
                     UserPoolId=self._pool_id, Username=user.username, GroupName=group
                 )
+
+    def set_enabled(self, user: PoolUser, enabled: bool) -> None:
+        operation = self._cognito.admin_enable_user if enabled else self._cognito.admin_disable_user
+        operation(UserPoolId=self._pool_id, Username=user.username)
 
     def strip_roles(self, user: PoolUser) -> None:
         for group in user.groups:
@@ -307,7 +312,7 @@ def _not_yourself(identity: Identity, sub: str) -> None:
         raise Conflict("user: you cannot change or remove your own membership")
 
 
-def change_role(
+def change_member(
     identity: Identity,
     tenants: TenantsTable,
     pool: UserPool,
@@ -316,19 +321,36 @@ def change_role(
     sub: str,
     body: dict[str, Any],
 ) -> dict[str, Any]:
+    """A new role (`role`), and/or the account disabled or enabled again (`enabled`)."""
     require_tenant_admin(identity, tenant)
-    role = _role(validate_fields(body, (Field("role", text(32), required=True),)))
+    fields = validate_fields(body, (Field("role", text(32)), Field("enabled", _boolean)))
+    if not fields:
+        raise BadRequest("role or enabled: give at least one")
+    role = _role(fields) if "role" in fields else None
+    enabled = fields.get("enabled")
     require_tenant_id(tenant)
     member = _member(tenants, tenant, sub)
     _not_yourself(identity, sub)
     user = pool.get(member[USERNAME])
     if user is None:
         raise NotFound("Not found")
-    pool.set_role(user, role)
-    updated = tenants.set_member_role(tenant, sub, role)
-    # Tokens issued before now carry the old role: refuse them; the next token has the new one.
-    revocations.revoke_user(sub, "role changed")
+    if role is not None:
+        pool.set_role(user, role)
+    if enabled is not None:
+        pool.set_enabled(user, enabled)
+    updated = tenants.update_member(tenant, sub, role=role, enabled=enabled)
+    if role is not None or enabled is False:
+        # Tokens issued before now carry the old role, or belong to a disabled account: refuse
+        # them. The next token has the new role; a disabled account gets none
+        # (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminDisableUser.html).
+        revocations.revoke_user(sub, "disabled" if enabled is False else "role changed")
     return updated
+
+
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise BadRequest(f"{name}: must be true or false")
+    return value
 
 
 def remove_member(
