@@ -13,6 +13,7 @@ ITEMS_READ = "items.read"
 ITEMS_WRITE = "items.write"
 ADMIN_SCOPE = "admin"
 EVENTS_WRITE = "events.write"
+PLATFORM_SCOPE = "platform.admin"
 PLATFORM_MACHINE_SCOPE = "platform.machine"
 
 API_SCOPES = MappingProxyType(
@@ -21,10 +22,11 @@ API_SCOPES = MappingProxyType(
         ITEMS_WRITE: "Create, change and delete the items of your tenant",
         ADMIN_SCOPE: "Administer your tenant",
         EVENTS_WRITE: "Machine clients: post events for a tenant",
+        PLATFORM_SCOPE: "Platform operators: create, list and suspend tenants, act on any tenant",
         PLATFORM_MACHINE_SCOPE: "The platform's own machine client: no tenant's data",
     }
 )
-USER_SCOPES = (ITEMS_READ, ITEMS_WRITE, ADMIN_SCOPE)
+USER_SCOPES = (ITEMS_READ, ITEMS_WRITE, ADMIN_SCOPE, PLATFORM_SCOPE)
 # A tenant's machine clients get these; their tokens carry the tenant (pre-token trigger, V3_0).
 MACHINE_SCOPES = (EVENTS_WRITE,)
 # The platform's own client (the identity stack's MachineClient, used by the web app's /m2m/
@@ -33,27 +35,34 @@ PLATFORM_MACHINE_SCOPES = (PLATFORM_MACHINE_SCOPE,)
 
 # Roles are Cognito groups. A user's roles decide the API scopes the
 # pre-token-generation trigger adds to their access token.
+#
+# `viewer`, `editor` and `admin` act inside the caller's own tenant only: `admin` is a TENANT
+# admin (invites members, changes their roles, removes them). `platform_operator` is the only
+# cross-tenant power: it has no tenant of its own, its tokens carry `platform.admin` and nothing
+# that reads or writes a tenant's items, and no API route ever grants it (operators are made with
+# `python -m client operators grant`, run with AWS credentials, which refuses users without TOTP MFA).
 ADMIN = "admin"
 EDITOR = "editor"
 VIEWER = "viewer"
+PLATFORM_OPERATOR = "platform_operator"
 ROLE_SCOPES = MappingProxyType(
     {
         VIEWER: (ITEMS_READ,),
         EDITOR: (ITEMS_READ, ITEMS_WRITE),
         ADMIN: (ITEMS_READ, ITEMS_WRITE, ADMIN_SCOPE),
+        PLATFORM_OPERATOR: (PLATFORM_SCOPE,),
     }
 )
 ROLES = tuple(ROLE_SCOPES)
+# The roles a tenant admin may give a member (invite, role change): never the operator's.
+TENANT_ROLES = (VIEWER, EDITOR, ADMIN)
 
-# The cross-tenant role and its scope (issue 13). The role→scope map and the resource server
-# gain them with the tenant lifecycle work; these names are the contract both sides use.
-PLATFORM_OPERATOR = "platform_operator"
-PLATFORM_SCOPE = "platform.admin"
-
-# The tenant lives in an immutable custom attribute; the trigger copies it and the
-# roles into both tokens under these claim names. Federated users get the tenant their
-# identity provider is configured for (never from an attribute: Cognito requires every
-# attribute an IdP maps to be mutable and writable by the client, so a user could change it).
+# The tenant lives in an immutable custom attribute (set by the tenant-admin function's
+# AdminCreateUser when a member is invited), or, for users who existed before they were
+# linked to a tenant (social and self sign-up), in the tenants table (`USER#<sub>` / `TENANT`).
+# The trigger copies it and the roles into both tokens under these claim names. A federated
+# user's tenant never comes from an attribute: Cognito requires every attribute an IdP maps to be
+# mutable and writable by the client, so a user could change it.
 TENANT_ATTRIBUTE = "tenant_id"
 TENANT_ATTRIBUTE_CLAIM = f"custom:{TENANT_ATTRIBUTE}"
 TENANT_CLAIM = "tenant_id"
@@ -90,5 +99,8 @@ USER_KEY_PREFIX = "USER#"
 JTI_KEY_PREFIX = "JTI#"
 TENANT_PROFILE_SORT_KEY = "PROFILE"
 CLIENT_TENANT_SORT_KEY = "TENANT"
+USER_TENANT_SORT_KEY = "TENANT"  # `USER#<sub>` / `TENANT`: the tenant a user is a member of
 TENANT_ACTIVE = "active"
 TENANT_SUSPENDED = "suspended"
+# What a tenant id may be: config (an OIDC provider's tenant) and the tenant-admin API both check it.
+TENANT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -1,4 +1,5 @@
-"""`python -m client`: sign in, look at your tokens and call the API, against `make local` or a deployed stack."""
+"""`python -m client`: sign in, look at your tokens and call the API, against `make local` or a deployed stack;
+run tenants (platform operators) and their members (tenant admins)."""
 
 from __future__ import annotations
 
@@ -142,14 +143,40 @@ def cmd_login(args: argparse.Namespace, session: Session, out: TextIO, stdin: Te
         username = args.username
     entry = session.save_user(tokens, username)
     claims = claims_of(entry["access_token"])
-    roles = claims.get(auth_contract.ROLES_CLAIM) or claims.get(auth_contract.GROUPS_CLAIM) or []
+    roles = claims.get(auth_contract.ROLES_CLAIM) or []
     print(
         f"Signed in as {username or claims.get('username')} "
         f"(tenant {claims.get(auth_contract.TENANT_CLAIM, '-')}, roles {' '.join(roles) or '-'}); "
         f"access token valid until {when(entry['expires_at'])}",
         file=out,
     )
+    if is_waiting_for_invitation(claims):
+        print(waiting_message(claims), file=out)
     return EXIT_OK
+
+
+def is_waiting_for_invitation(claims: dict[str, Any]) -> bool:
+    """Signed in, but no tenant yet (self sign-up, Google, Facebook): the API refuses every call."""
+    roles = claims.get(auth_contract.ROLES_CLAIM) or []
+    return bool(claims) and not claims.get(auth_contract.TENANT_CLAIM) and auth_contract.PLATFORM_OPERATOR not in roles
+
+
+def waiting_message(claims: dict[str, Any]) -> str:
+    return (
+        "Your account is waiting for an invitation: it belongs to no tenant yet, so the API refuses it. "
+        f"Ask a tenant admin to add you: python -m client members link <tenant> {claims.get('username', '<your user name>')} "
+        "--role viewer"
+    )
+
+
+def sign_in_refusal(error: AuthError) -> str:
+    """Cognito wraps the pre-token trigger's refusal ("PreTokenGeneration failed with error <why>.");
+    the person needs only the why."""
+    text = str(error)
+    marker = "PreTokenGeneration failed with error "
+    if marker in text:
+        return text.split(marker, 1)[1].rstrip(".")
+    return text
 
 
 def cmd_whoami(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
@@ -224,8 +251,41 @@ def request_body(data: str | None) -> bytes | None:
     return data.encode()
 
 
+def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    if args.which == "machine":
+        client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
+        token = session.machine(client_id)["access_token"]
+    else:
+        entry = session.fresh_user()
+        token = entry.get("id_token") if args.which == "id" else entry["access_token"]
+    headers = {}
+    for header in args.header or []:
+        name, _, value = header.partition(":")
+        headers[name.strip()] = value.strip()
+    return send(session, token, args.method, args.path, request_body(args.data), out, headers)
+
+
+def send(
+    session: Session,
+    token: str,
+    method: str,
+    path: str,
+    body: bytes | None,
+    out: TextIO,
+    extra_headers: dict[str, str] | None = None,
+) -> int:
+    """One API request; prints the status (stderr) and the JSON answer (out); the exit code."""
+    status, payload = api_request(session, method, path, token, body, extra_headers)
+    return print_answer(status, payload, out, token)
+
+
 def api_request(
-    session: Session, method: str, path: str, token: str, body: bytes | None, extra_headers: list[str] | None = None
+    session: Session,
+    method: str,
+    path: str,
+    token: str,
+    body: bytes | None,
+    extra_headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One API call with a bearer token: the status and the raw body."""
     path = path if path.startswith("/") else "/" + path
@@ -235,9 +295,7 @@ def api_request(
     headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
     if body is not None:
         headers["Content-Type"] = "application/json"
-    for header in extra_headers or []:
-        name, _, value = header.partition(":")
-        headers[name.strip()] = value.strip()
+    headers.update(extra_headers or {})
     request = urllib.request.Request(url, data=body, headers=headers, method=method.upper())  # noqa: S310
     try:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
@@ -248,25 +306,16 @@ def api_request(
         raise CliError(f"cannot reach {url}: {error}") from None
 
 
-def print_answer(status: int, payload: bytes, out: TextIO) -> int:
+def print_answer(status: int, payload: bytes, out: TextIO, token: str | None = None) -> int:
     print(f"HTTP {status}", file=sys.stderr)
     try:
         print(json.dumps(json.loads(payload), indent=2), file=out)
     except ValueError:
         if payload:
             print(payload.decode("utf-8", "replace"), file=out)
+    if token and status == 403 and is_waiting_for_invitation(claims_of(token)):
+        print(waiting_message(claims_of(token)), file=sys.stderr)
     return EXIT_OK if status < 400 else EXIT_HTTP_ERROR
-
-
-def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
-    if args.which == "machine":
-        client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
-        token = session.machine(client_id)["access_token"]
-    else:
-        entry = session.fresh_user()
-        token = entry.get("id_token") if args.which == "id" else entry["access_token"]
-    status, payload = api_request(session, args.method, args.path, token, request_body(args.data), args.header)
-    return print_answer(status, payload, out)
 
 
 def cmd_machine_clients(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
@@ -284,7 +333,7 @@ def cmd_machine_clients(args: argparse.Namespace, session: Session, out: TextIO,
         "delete": ("DELETE", one, None),
     }[args.action]
     status, payload = api_request(session, method, path, token, body)
-    code = print_answer(status, payload, out)
+    code = print_answer(status, payload, out, token)
     if code == EXIT_OK and args.action in ("create", "rotate"):
         answer = json.loads(payload)
         print(
@@ -295,6 +344,66 @@ def cmd_machine_clients(args: argparse.Namespace, session: Session, out: TextIO,
             file=sys.stderr,
         )
     return code
+
+
+# ---------------------------------------------------------------------- tenants and members
+
+
+def _segment(value: str, what: str) -> str:
+    """A path segment as given: refused if it could change the path."""
+    if not value or any(ch in value for ch in "/?#%") or any(ch.isspace() for ch in value):
+        raise CliError(f"not a usable {what}: {value!r}")
+    return urllib.parse.quote(value, safe="")
+
+
+def _user_call(session: Session, out: TextIO, method: str, path: str, body: dict[str, Any] | None = None) -> int:
+    token = session.fresh_user()["access_token"]
+    data = None if body is None else json.dumps(body).encode()
+    return send(session, token, method, path, data, out)
+
+
+def cmd_tenants(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    """Platform operators: create, list, suspend, reinstate tenants."""
+    if args.action == "create":
+        body = {"tenant": args.tenant, **({"name": args.name} if args.name else {})}
+        return _user_call(session, out, "POST", "/tenants", body)
+    if args.action == "list":
+        query = {"limit": str(args.limit), **({"after": args.after} if args.after else {})}
+        return _user_call(session, out, "GET", "/tenants?" + urllib.parse.urlencode(query))
+    return _user_call(session, out, "POST", f"/tenants/{_segment(args.tenant, 'tenant')}/{args.action}")
+
+
+def cmd_members(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    """Tenant admins (their own tenant) and operators (any): a tenant's members."""
+    base = f"/tenants/{_segment(args.tenant, 'tenant')}/members"
+    if args.action == "list":
+        return _user_call(session, out, "GET", base)
+    if args.action == "invite":
+        return _user_call(session, out, "POST", base, {"email": args.email, "role": args.role})
+    if args.action == "link":
+        return _user_call(session, out, "POST", base, {"username": args.username, "role": args.role})
+    member = f"{base}/{_segment(args.user_id, 'user id')}"
+    if args.action == "role":
+        return _user_call(session, out, "PUT", member, {"role": args.role})
+    if args.action in ("disable", "enable"):
+        return _user_call(session, out, "PUT", member, {"enabled": args.action == "enable"})
+    return _user_call(session, out, "DELETE", member)
+
+
+def cmd_operators(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    """Grant or revoke the platform operator role: with AWS credentials, never through the API."""
+    from client.operators import OperatorError, grant, revoke
+
+    try:
+        if args.action == "grant":
+            username = grant(session.endpoints, args.email)
+            print(f"{args.email} ({username}) is a platform operator; their next sign-in carries the role", file=out)
+        else:
+            username = revoke(session.endpoints, args.email)
+            print(f"{args.email} ({username}) is no longer a platform operator; signed out everywhere", file=out)
+    except OperatorError as error:
+        raise CliError(str(error)) from None
+    return EXIT_OK
 
 
 def cmd_logout(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
@@ -375,6 +484,58 @@ def parser() -> argparse.ArgumentParser:
     commands.add_parser("logout", help="revoke the refresh token and forget the cached tokens").set_defaults(
         run=cmd_logout
     )
+
+    tenants = commands.add_parser("tenants", help="platform operators: create, list, suspend, reinstate tenants")
+    tenant_actions = tenants.add_subparsers(dest="action", required=True)
+    create = tenant_actions.add_parser("create", help="a new, active tenant")
+    create.add_argument("tenant", help="tenant id: 1-64 letters, digits, '_' or '-'")
+    create.add_argument("--name", help="display name (default: the id)")
+    listing = tenant_actions.add_parser("list", help="every tenant, a page at a time")
+    listing.add_argument("--limit", type=int, default=50, help="tenants per page (1-100, default 50)")
+    listing.add_argument("--after", help="the `next` value of the previous page")
+    for action, text in (
+        ("suspend", "its users get no new tokens and their current ones are refused"),
+        ("reinstate", "its users may sign in again"),
+    ):
+        tenant_actions.add_parser(action, help=text).add_argument("tenant")
+    tenants.set_defaults(run=cmd_tenants)
+
+    members = commands.add_parser("members", help="tenant admins and operators: a tenant's members")
+    member_actions = members.add_subparsers(dest="action", required=True)
+    member_actions.add_parser("list", help="the tenant's members").add_argument("tenant")
+    invite = member_actions.add_parser("invite", help="a new user; Cognito emails them a temporary password")
+    invite.add_argument("tenant")
+    invite.add_argument("email")
+    link = member_actions.add_parser(
+        "link", help="an existing user with no tenant (Google, Facebook, self sign-up), by user name"
+    )
+    link.add_argument("tenant")
+    link.add_argument("username", help="what `login` printed for them, e.g. google_1234567890")
+    for parser_ in (invite, link):
+        parser_.add_argument("--role", choices=auth_contract.TENANT_ROLES, default=auth_contract.VIEWER)
+    role = member_actions.add_parser("role", help="change a member's role (their older tokens are refused)")
+    role.add_argument("tenant")
+    role.add_argument("user_id", help="the member's `sub` (members list)")
+    role.add_argument("role", choices=auth_contract.TENANT_ROLES)
+    for action, text in (
+        ("disable", "disable a member's account (no sign-in; their older tokens are refused)"),
+        ("enable", "enable a disabled member's account again"),
+    ):
+        toggle = member_actions.add_parser(action, help=text)
+        toggle.add_argument("tenant")
+        toggle.add_argument("user_id", help="the member's `sub` (members list)")
+    remove = member_actions.add_parser("remove", help="remove a member (invited accounts are deleted)")
+    remove.add_argument("tenant")
+    remove.add_argument("user_id", help="the member's `sub` (members list)")
+    members.set_defaults(run=cmd_members)
+
+    operators = commands.add_parser(
+        "operators", help="with AWS admin credentials: grant or revoke the platform operator role (MFA required)"
+    )
+    operator_actions = operators.add_subparsers(dest="action", required=True)
+    operator_actions.add_parser("grant", help="refused unless the user has TOTP MFA set up").add_argument("email")
+    operator_actions.add_parser("revoke", help="remove the role and sign the user out everywhere").add_argument("email")
+    operators.set_defaults(run=cmd_operators)
     return root
 
 
@@ -390,6 +551,9 @@ def main(
     try:
         session = Session(load_endpoints(args.outputs), cache or TokenCache())
         return args.run(args, session, out, stdin or sys.stdin)
-    except (CliError, AuthError, EndpointsError) as error:
+    except AuthError as error:
+        print(f"error: {sign_in_refusal(error)}", file=sys.stderr)
+        return EXIT_USAGE
+    except (CliError, EndpointsError) as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_USAGE

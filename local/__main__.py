@@ -91,7 +91,8 @@ def banner(summary: dict, outputs_file: Path | None) -> str:
         lines.append(f"  Outputs file    {outputs_file}  (the client CLI reads it)")
     lines += ["", "Demo users (passwords are new every run):"]
     for user in summary["users"]:
-        lines.append(f"  {user['tenant']:<8} {user['role']:<7} {user['email']:<26} {user['password']}")
+        tenant = user["tenant"] or "(none)"
+        lines.append(f"  {tenant:<8} {user['role']:<17} {user['email']:<26} {user['password']}")
     for client in summary["machine_clients"]:
         lines += [
             "",
@@ -109,8 +110,20 @@ def banner(summary: dict, outputs_file: Path | None) -> str:
             f"  {client} login {first['email']}",
             f"  {client} whoami",
             f"  {client} call GET /items",
+            f"  {client} members list {first['tenant']}",
+            f"  {client} members invite {first['tenant']} someone@example.com --role editor"
+            "   (the invitation email is in this log)",
             "",
         ]
+        operator = next((user for user in summary["users"] if user["role"] == "platform_operator"), None)
+        if operator is not None:
+            lines += [
+                "As the platform operator:",
+                f"  {client} login {operator['email']}",
+                f"  {client} tenants list",
+                f"  {client} tenants create initech --name Initech",
+                "",
+            ]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines)
 

@@ -114,9 +114,15 @@ class User:
 class UserDirectory:
     """Pools, clients, users and groups kept by moto."""
 
-    def __init__(self, cognito: Any, password_reader: Callable[[str, str], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        cognito: Any,
+        password_reader: Callable[[str, str], str | None] | None = None,
+        federated_user_writer: Callable[[str, str, dict[str, str]], None] | None = None,
+    ) -> None:
         self.cognito = cognito
         self._password_reader = password_reader
+        self._federated_user_writer = federated_user_writer
         self._client_pools: dict[str, str] = {}
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
@@ -220,6 +226,17 @@ class UserDirectory:
     def password_of(self, pool_id: str, username: str) -> str | None:
         return self._password_reader(pool_id, username) if self._password_reader else None
 
+    def ensure_federated_user(self, pool_id: str, username: str, attributes: dict[str, str]) -> User:
+        """The user Cognito creates at a federated user's first sign-in (`<provider>_<id>`, no
+        password, the `identities` attribute), or the existing one."""
+        try:
+            return self.user(pool_id, username)
+        except DirectoryError as error:
+            if error.code != "UserNotFoundException" or self._federated_user_writer is None:
+                raise
+        self._federated_user_writer(pool_id, username, attributes)
+        return self.user(pool_id, username)
+
 
 def moto_password_reader(account_id: str, region: str) -> Callable[[str, str], str | None]:
     """Reads a user's password from moto's in-process backend (for the SRP verifier)."""
@@ -232,3 +249,18 @@ def moto_password_reader(account_id: str, region: str) -> Callable[[str, str], s
         return getattr(user, "password", None)
 
     return read
+
+
+def moto_federated_user_writer(account_id: str, region: str) -> Callable[[str, str, dict[str, str]], None]:
+    """Adds a federated user to moto's in-process backend. Its API cannot: AdminCreateUser in a pool
+    whose users sign in with their email insists on an email as the user name, and refuses the
+    service-managed `identities` attribute."""
+
+    def write(pool_id: str, username: str, attributes: dict[str, str]) -> None:
+        from moto.cognitoidp.models import CognitoIdpUser, UserStatus, cognitoidp_backends
+
+        pool = cognitoidp_backends[account_id][region].user_pools[pool_id]
+        listed = [{"Name": name, "Value": value} for name, value in attributes.items()]
+        pool.users[username] = CognitoIdpUser(pool_id, username, None, UserStatus.CONFIRMED, listed)
+
+    return write

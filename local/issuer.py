@@ -10,7 +10,14 @@ global sign-out) and the hosted-UI authorization endpoint with PKCE.
 
 It speaks Cognito's own protocols, so boto3 (`endpoint_url=<issuer origin>`), the AWS CLI and
 OAuth clients work against it unchanged; API operations it does not implement itself (the admin
-API: AdminCreateUser, CreateGroup, ...) pass straight through to moto.
+API: AdminCreateUser, CreateGroup, ...) pass straight through to moto. One is completed on the
+way: an AdminCreateUser invitation gets the temporary password Cognito would generate and email;
+the "email" lands in the issuer's outbox (logged, and readable at `/_local/outbox` with the test
+hooks on).
+
+With the test hooks on, `/_local/federated-sign-in` stands in for a social or OIDC provider's
+round trip: it creates the user Cognito creates at a federated user's first sign-in
+(`<provider>_<id>` in lower case, the `identities` attribute, no password) and signs them in.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from local.client_secrets import ClientSecrets
 from local.directory import AppClient, DirectoryError, User, UserDirectory
 from local.httpserver import Handler, LocalServer, RequestTooLarge
 from local.lambdas import FunctionError
+from local.seed import demo_password
 from local.tokens import (
     SDK_SCOPE,
     Clock,
@@ -123,12 +131,24 @@ class AuthorizationCode:
     expires_at: float
 
 
+@dataclass(frozen=True)
+class Invitation:
+    """The invitation email Cognito sends after AdminCreateUser: where to, and the temporary password."""
+
+    pool_id: str
+    to: str
+    username: str
+    temporary_password: str
+    sent_at: int
+
+
 @dataclass
 class IssuerState:
     refresh_tokens: dict[str, RefreshRecord] = field(default_factory=dict)
     revoked_origins: set[str] = field(default_factory=set)
     sessions: dict[str, AuthSession] = field(default_factory=dict)
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
+    outbox: list[Invitation] = field(default_factory=list)
 
 
 class Issuer:
@@ -214,6 +234,59 @@ class Issuer:
             return handler(params)
         except DirectoryError as error:
             raise CognitoError(error.code, error.message) from None
+
+    def completed_for_moto(self, operation: str, params: dict[str, Any]) -> tuple[dict[str, Any], Invitation | None]:
+        """The parameters to pass on to moto, and the invitation to send if moto accepts them.
+
+        Cognito generates the temporary password of an invited user and emails it unless the
+        caller gives one or suppresses the message
+        (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminCreateUser.html);
+        moto leaves such a user without any password.
+        """
+        if operation != "AdminCreateUser" or params.get("TemporaryPassword") or params.get("MessageAction"):
+            return params, None
+        attributes = {item.get("Name"): item.get("Value") for item in params.get("UserAttributes") or []}
+        password = demo_password()
+        invitation = Invitation(
+            pool_id=str(params.get("UserPoolId") or ""),
+            to=str(attributes.get("email") or params.get("Username") or ""),
+            username=str(params.get("Username") or ""),
+            temporary_password=password,
+            sent_at=self.clock.seconds(),
+        )
+        return {**params, "TemporaryPassword": password}, invitation
+
+    def deliver(self, invitation: Invitation) -> None:
+        with self._lock:
+            self.state.outbox.append(invitation)
+        # What the invited person would read in their mailbox (local emulation only).
+        logger.warning("invitation email to %s: temporary password %s", invitation.to, invitation.temporary_password)
+
+    def outbox(self, to: str | None = None) -> list[dict[str, Any]]:
+        with self._lock:
+            return [vars(i) for i in self.state.outbox if to is None or i.to.lower() == to.lower()]
+
+    def federated_sign_in(self, client_id: str, provider: str, subject: str, email: str) -> dict[str, Any]:
+        """A federated user's sign-in through the hosted UI, as Cognito completes it: the user
+        (created at the first sign-in, named `<provider>_<id>` in lower case) and their tokens."""
+        client = self._client({"ClientId": client_id})
+        provider_type = provider if provider in ("Google", "Facebook", "LoginWithAmazon", "SignInWithApple") else "OIDC"
+        identities = [
+            {
+                "userId": subject,
+                "providerName": provider,
+                "providerType": provider_type,
+                "issuer": None,
+                "primary": "true",
+                "dateCreated": str(self.clock.seconds() * 1000),
+            }
+        ]
+        user = self.directory.ensure_federated_user(
+            client.pool_id,
+            f"{provider}_{subject}".lower(),
+            {"email": email, "email_verified": "false", "identities": json.dumps(identities)},
+        )
+        return self._signed_in(client, user, "TokenGeneration_HostedAuth", scopes=client.oauth_scopes)
 
     def _client(self, params: Mapping[str, Any], pool_id: str | None = None) -> AppClient:
         client_id = params.get("ClientId") or ""
@@ -948,6 +1021,20 @@ class IssuerHandler(Handler):
             return self._logout(query)
         if path == "/_local/health":
             return self.send_json(200, {"status": "ok"})
+        if self.test_hooks and self.command == "GET" and path == "/_local/outbox":
+            return self.send_json(200, {"messages": self.issuer.outbox(query.get("to"))})
+        if self.test_hooks and self.command == "POST" and path == "/_local/federated-sign-in":
+            payload = json.loads(self.read_body() or b"{}")
+            try:
+                result = self.issuer.federated_sign_in(
+                    str(payload.get("client_id", "")),
+                    str(payload.get("provider", "")),
+                    str(payload.get("subject", "")),
+                    str(payload.get("email", "")),
+                )
+            except CognitoError as error:
+                return self._api_error(error)
+            return self.send_json(200, result)
         if self.test_hooks and self.command == "POST" and path == "/_local/clock":
             payload = json.loads(self.read_body() or b"{}")
             self.issuer.clock.offset = float(payload.get("offset", 0))
@@ -976,7 +1063,11 @@ class IssuerHandler(Handler):
         except CognitoError as error:
             return self._api_error(error)
         if answer is None:
-            return self._forward_to_moto(body)
+            completed, invitation = self.issuer.completed_for_moto(operation, params)
+            status = self._forward_to_moto(json.dumps(completed).encode() if invitation else body)
+            if invitation is not None and status == 200:
+                self.issuer.deliver(invitation)
+            return None
         self.send(
             200, json.dumps(answer).encode(), [("Content-Type", AMZ_JSON), ("x-amzn-RequestId", str(uuid.uuid4()))]
         )
@@ -985,7 +1076,7 @@ class IssuerHandler(Handler):
         body = json.dumps({"__type": error.code, "message": error.message}).encode()
         self.send(error.status, body, [("Content-Type", AMZ_JSON), ("x-amzn-ErrorType", error.code)])
 
-    def _forward_to_moto(self, body: bytes) -> None:
+    def _forward_to_moto(self, body: bytes) -> int:
         target = urllib.parse.urlsplit(self.moto_url)
         connection = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
         forwarded = {
@@ -1003,6 +1094,7 @@ class IssuerHandler(Handler):
                 if name.lower() in ("content-type", "x-amzn-requestid", "x-amzn-errortype")
             ]
             self.send(response.status, payload, headers)
+            return response.status
         finally:
             connection.close()
 

@@ -95,6 +95,22 @@ class LambdaRuntime:
         if str(self.code_root) not in sys.path:
             sys.path.append(str(self.code_root))
 
+    def forget_cached_state(self) -> None:
+        """Clears the module-level caches (`functools.cache`) of every function module already
+        imported in this process: a new local stack starts with fresh execution environments, not
+        with clients and tables a stopped one made for its own endpoints."""
+        root = self.code_root.resolve()
+        for module in list(sys.modules.values()):
+            file = getattr(module, "__file__", None)
+            if not file or not Path(file).resolve().is_relative_to(root):
+                continue
+            for value in list(vars(module).values()):
+                if (
+                    callable(getattr(value, "cache_clear", None))
+                    and getattr(value, "__module__", None) == module.__name__
+                ):
+                    value.cache_clear()
+
     def register(self, function: LocalFunction) -> None:
         self._functions[function.arn] = function
         self._functions[function.name] = function

@@ -1,5 +1,6 @@
-"""Demo data for the local stack: two tenants, a user of every role in each, fresh passwords every run,
-and a machine client per tenant (made the way the machine-clients API makes them)."""
+"""Demo data for the local stack: two tenants (in the tenants table, with their members), a user of
+every tenant role in each, a platform operator, and a machine client per tenant (made the way the
+machine-clients API makes them); fresh passwords and secrets every run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import auth_contract
 
 DEMO_TENANTS = ("acme", "globex")
 EMAIL_DOMAIN = "example.com"
+OPERATOR_EMAIL = f"operator@{EMAIL_DOMAIN}"
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class DemoUser:
     email: str
     password: str
     username: str
+    sub: str = ""
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -57,12 +60,27 @@ def demo_email(tenant: str, role: str) -> str:
     return f"{role}.{tenant}@{EMAIL_DOMAIN}"
 
 
-def seed_users(cognito: Any, pool_id: str, tenants: tuple[str, ...] = DEMO_TENANTS) -> list[DemoUser]:
-    """A confirmed user of every role in every tenant: email verified, tenant set, in the role's group."""
+def seed_users(
+    cognito: Any, pool_id: str, tenants_table: Any = None, tenants: tuple[str, ...] = DEMO_TENANTS
+) -> list[DemoUser]:
+    """A confirmed user of every tenant role in every tenant (email verified, tenant set, in the
+    role's group, listed as a member in the tenants table), and one platform operator.
+
+    The operator is put in its group directly, as every demo user is: `operators grant` (which
+    insists on TOTP MFA) is for real pools; the local issuer does not run an MFA challenge.
+    """
     users = []
     for tenant in tenants:
-        for role in auth_contract.ROLES:
-            users.append(create_user(cognito, pool_id, tenant=tenant, roles=(role,), email=demo_email(tenant, role)))
+        if tenants_table is not None:
+            tenants_table.create_tenant(tenant, tenant.title())
+        for role in auth_contract.TENANT_ROLES:
+            user = create_user(cognito, pool_id, tenant=tenant, roles=(role,), email=demo_email(tenant, role))
+            if tenants_table is not None:
+                tenants_table.add_member(tenant, sub=user.sub, username=user.username, email=user.email, role=role)
+            users.append(user)
+    users.append(
+        create_user(cognito, pool_id, tenant=None, roles=(auth_contract.PLATFORM_OPERATOR,), email=OPERATOR_EMAIL)
+    )
     return users
 
 
@@ -79,8 +97,9 @@ def create_user(
     cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
     for role in roles:
         cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=role)
+    sub = next((a["Value"] for a in created.get("Attributes", []) if a["Name"] == "sub"), created["Username"])
     return DemoUser(
-        tenant=tenant or "", role=",".join(roles), email=email, password=password, username=created["Username"]
+        tenant=tenant or "", role=",".join(roles), email=email, password=password, username=created["Username"], sub=sub
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
 
-from local.directory import UserDirectory, moto_password_reader
+from local.directory import UserDirectory, moto_federated_user_writer, moto_password_reader
 from local.gateway import Gateway, HttpApi, gateway_server, http_apis_from_template, serve
 from local.httpserver import LocalServer
 from local.intrinsics import Resolver, StackValues
@@ -91,13 +92,16 @@ class LocalStack:
                 "AWS_EC2_METADATA_DISABLED": "true",
             },
         )
+        self.runtime.forget_cached_state()
         for stack in self.assembly.stacks.values():
             self.stacks[stack.construct_id] = self.resolver.add_stack(stack.stack_name, stack.template)
         for values in self.stacks.values():
             register_functions(self.resolver, values)
 
         directory = UserDirectory(
-            self.cognito, password_reader=moto_password_reader(self.assembly.account, self.assembly.region)
+            self.cognito,
+            password_reader=moto_password_reader(self.assembly.account, self.assembly.region),
+            federated_user_writer=moto_federated_user_writer(self.assembly.account, self.assembly.region),
         )
         issuer_srv, self.issuer = issuer_server(
             self.host,
@@ -110,8 +114,9 @@ class LocalStack:
             test_hooks=self.test_hooks,
         )
         self._servers.append(issuer_srv)
-        # Functions reach Cognito through the issuer, as any client would: it answers what moto lacks
-        # (client secret rotation) and passes the rest on to moto. Everything else still goes to moto.
+        # Functions reach Cognito through the issuer, as they reach Cognito itself on AWS: what
+        # the issuer completes (an invitation's temporary password and email) happens for them too.
+        # https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
         self.runtime.base_environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = self.issuer.base_url
         for values in self.stacks.values():
             self.user_pool_ids += provision_identity(self.cognito, self.resolver, values, self.issuer.base_url)
@@ -143,8 +148,9 @@ class LocalStack:
                 self.apis.append(api)
         self._load_functions()
         if self.seed:
+            tenants = self.tenants_table()
             for pool_id in self.user_pool_ids:
-                self.users += seed_users(self.cognito, pool_id)
+                self.users += seed_users(self.cognito, pool_id, tenants)
                 self.machine_clients += machine_clients(self.cognito, pool_id)
             self.machine_clients += self._tenant_machine_clients()
         for server in self._servers:
@@ -165,6 +171,20 @@ class LocalStack:
             resource_server=env["RESOURCE_SERVER_IDENTIFIER"],
             access_token_minutes=int(env["MACHINE_ACCESS_TOKEN_MINUTES"]),
         )
+
+    def tenants_table(self) -> Any:
+        """The tenants table (lambdas/shared/tenants.py) of the identity stack, or None without one."""
+        from shared.tenants import TenantsTable
+
+        for values in self.stacks.values():
+            for logical_id in values.resources_of_type("AWS::DynamoDB::Table"):
+                if logical_id.startswith("TenantsTable"):
+                    name = self.resolver.resource(values.stack_name, logical_id).ref
+                    resource = boto3.resource(
+                        "dynamodb", region_name=self.assembly.region, endpoint_url=self.moto_url, **DUMMY_CREDENTIALS
+                    )
+                    return TenantsTable(resource.Table(name))
+        return None
 
     def _load_functions(self) -> None:
         """Imports every function something here invokes (as Lambda's init phase would), so errors show now."""
@@ -191,7 +211,15 @@ class LocalStack:
                 server.stop()
             except Exception:
                 logger.exception("stopping %s failed", server.url)
-        if self._moto is not None:
+        if self._moto is not None and getattr(self, "moto_url", None):
+            # moto keeps its state in the process, not in the server: forget it, so a later
+            # stack in this process (tests start several) provisions the same names afresh.
+            try:
+                request = urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST")  # noqa: S310
+                with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
+                    response.read()
+            except OSError:
+                logger.exception("resetting moto failed")
             self._moto.stop()
 
     # ------------------------------------------------------------------ what the stack offers

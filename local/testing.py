@@ -75,6 +75,13 @@ class RunningStack:
         return next(u for u in self.summary["users"] if u["tenant"] == tenant and u["role"] == role)
 
     @property
+    def operator(self) -> dict[str, str]:
+        """The demo platform operator (no tenant)."""
+        from auth_contract import PLATFORM_OPERATOR
+
+        return self.user("", PLATFORM_OPERATOR)
+
+    @property
     def machine_client(self) -> dict[str, Any]:
         """The first demo tenant's machine client."""
         return next(client for client in self.summary["machine_clients"] if client.get("tenant"))
@@ -86,6 +93,60 @@ class RunningStack:
     def platform_client(self) -> dict[str, Any]:
         """The identity stack's MachineClient: the platform's own, in no tenant."""
         return next(client for client in self.summary["machine_clients"] if not client.get("tenant"))
+
+    def _hook(self, method: str, path: str, payload: Any = None) -> Any:
+        request = urllib.request.Request(  # noqa: S310 - the child's loopback URL
+            f"{self.issuer_base_url}{path}",
+            data=None if payload is None else json.dumps(payload).encode(),
+            headers={"Content-Type": "application/json"},
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback
+                return json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            raise LocalStackFailed(f"{path}: HTTP {error.code}: {error.read()[:500]!r}") from None
+
+    def outbox(self, to: str) -> list[dict[str, Any]]:
+        """The invitation emails the local Cognito sent to `to`, oldest first."""
+        return self._hook("GET", "/_local/outbox?" + urllib.parse.urlencode({"to": to}))["messages"]
+
+    def accept_invitation(self, email: str, new_password: str) -> dict[str, Any]:
+        """Signs in with the temporary password of the latest invitation and sets `new_password`,
+        as an invited person does on their first sign-in. Returns the AuthenticationResult."""
+        temporary = self.outbox(email)[-1]["temporary_password"]
+        cognito = self.cognito()
+        challenge = cognito.initiate_auth(
+            ClientId=self.outputs["SpaClientId"],
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": temporary},
+        )
+        if challenge.get("ChallengeName") != "NEW_PASSWORD_REQUIRED":
+            raise LocalStackFailed(f"an invitation's first sign-in asked for {challenge.get('ChallengeName')}")
+        answer = cognito.respond_to_auth_challenge(
+            ClientId=self.outputs["SpaClientId"],
+            ChallengeName="NEW_PASSWORD_REQUIRED",
+            Session=challenge["Session"],
+            ChallengeResponses={"USERNAME": email, "NEW_PASSWORD": new_password},
+        )
+        return answer["AuthenticationResult"]
+
+    def refresh(self, refresh_token: str) -> dict[str, Any]:
+        answer = self.cognito().initiate_auth(
+            ClientId=self.outputs["SpaClientId"],
+            AuthFlow="REFRESH_TOKEN_AUTH",
+            AuthParameters={"REFRESH_TOKEN": refresh_token},
+        )
+        return answer["AuthenticationResult"]
+
+    def federated_sign_in(self, provider: str, subject: str, email: str) -> dict[str, Any]:
+        """A first (or later) sign-in through a social or OIDC provider with the SPA client."""
+        result = self._hook(
+            "POST",
+            "/_local/federated-sign-in",
+            {"client_id": self.outputs["SpaClientId"], "provider": provider, "subject": subject, "email": email},
+        )
+        return result["AuthenticationResult"]
 
     # -------------------------------------------------------------- a client's view, for the tests
 

@@ -31,6 +31,10 @@ PUBLIC_PATHS = frozenset({"/healthz", "/logout"})
 XHR_PREFIX = "/app-api/"
 MACHINE_PREFIX = "/m2m/"
 ITEMS_PATH = "/items"
+WAITING_FOR_INVITATION = (
+    "Your account is waiting for an invitation: it does not belong to a tenant yet. "
+    "Ask an administrator of your organisation to add you; then sign out and in again."
+)
 
 logger = logging.getLogger("service")
 
@@ -172,8 +176,12 @@ def relay_items(api_url: str | None) -> tuple[int, dict[str, Any]]:
     except ApiUnavailable as error:
         logger.warning("items: %s", error)
         return 502, {"message": "The API did not answer"}
-    if response.status in (401, 403):
-        return response.status, {"message": "The API refused your token" if response.status == 401 else "Forbidden"}
+    if response.status == 401:
+        return 401, {"message": "The API refused your token"}
+    if response.status == 403:
+        # The items route needs items.read, which every tenant role grants and this app's client
+        # allows: a signed-in user refused it has no tenant yet (self sign-up, Google, Facebook).
+        return 403, {"message": WAITING_FOR_INVITATION}
     if not 200 <= response.status < 300:
         logger.warning("items: API answered %s", response.status)
         return 502, {"message": "The API did not answer"}

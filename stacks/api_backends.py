@@ -10,6 +10,7 @@
 | machine_clients   | GET/POST /tenants/{tenantId}/machine-clients, POST .../{clientId}/rotate, DELETE .../{clientId} | tenants table: GetItem, Query, UpdateItem, PutItem, DeleteItem; revocation table: PutItem; user pool: MACHINE_CLIENT_POOL_ACTIONS |
 | tenant_authorizer | (Lambda authorizer of the tenant routes) | none                                   |
 | machine_authorizer | (Lambda authorizer of POST /tenants/{tenantId}/events) | tenants table: GetItem |
+| tenant_admin      | /tenants, /tenants/{tenantId}/suspend, /reinstate, /members[/{userId}] | tenants table: GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan; revocation table: PutItem; Cognito admin actions on this pool (TENANT_ADMIN_COGNITO_ACTIONS) |
 
 Every runtime setting is an environment variable (docs/api.md lists them), so the functions
 run unchanged behind the local gateway.
@@ -21,6 +22,7 @@ from collections.abc import Sequence
 
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
@@ -51,6 +53,27 @@ MACHINE_CLIENT_POOL_ACTIONS = (
     "cognito-idp:ListUserPoolClientSecrets",
     "cognito-idp:AddUserPoolClientSecret",
     "cognito-idp:DeleteUserPoolClientSecret",
+)
+# The tenant lifecycle (lambdas/tenant_admin): each action is one call its code makes. Members are
+# written with TransactWriteItems, which needs PutItem/DeleteItem on the table, no action of its
+# own (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+TENANT_ADMIN_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+)
+TENANT_ADMIN_COGNITO_ACTIONS = (
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminDisableUser",
+    "cognito-idp:AdminEnableUser",
+    "cognito-idp:AdminGetUser",
+    "cognito-idp:AdminListGroupsForUser",
+    "cognito-idp:AdminRemoveUserFromGroup",
 )
 
 
@@ -149,6 +172,21 @@ class ApiBackends(Construct):
             module="machine",
         )
 
+        identity = config.identity
+        self.tenant_admin = function(
+            "TenantAdmin",
+            "tenant_admin",
+            "Tenant lifecycle: operators create, list, suspend tenants; tenant admins invite and manage members",
+            {
+                **resource_server,
+                "USER_POOL_ID": user_pool.user_pool_id,
+                "TENANTS_TABLE": tenants_table.table_name,
+                "REVOCATION_TABLE": revocation_table.table_name,
+                # A revocation outlives every token it can refuse: the longest token lifetime.
+                "REVOCATION_TTL_SECONDS": str(60 * max(identity.access_token_minutes, identity.id_token_minutes)),
+            },
+        )
+
         table.grant(self.items_read, *READ_ACTIONS)
         table.grant(self.items_write, *WRITE_ACTIONS)
         table.grant(self.tenant_events, *EVENT_ACTIONS)
@@ -157,3 +195,8 @@ class ApiBackends(Construct):
         revocation_table.grant(self.machine_clients, *REVOCATION_WRITE_ACTIONS)
         user_pool.grant(self.machine_clients, *MACHINE_CLIENT_POOL_ACTIONS)
         tenants_table.grant(self.machine_authorizer, *MACHINE_AUTHORIZER_TABLE_ACTIONS)
+        tenants_table.grant(self.tenant_admin, *TENANT_ADMIN_TABLE_ACTIONS)
+        revocation_table.grant(self.tenant_admin, *REVOCATION_WRITE_ACTIONS)
+        self.tenant_admin.add_to_role_policy(
+            iam.PolicyStatement(actions=list(TENANT_ADMIN_COGNITO_ACTIONS), resources=[user_pool.user_pool_arn])
+        )

@@ -49,6 +49,7 @@ class ApiStack(cdk.Stack):
             return tuple(config.qualified_scope(name) for name in names)
 
         b = self.backends
+        operator = scopes(auth_contract.PLATFORM_SCOPE)
         manage_tenant = scopes(auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE)
         self.route_specs = (
             RouteSpec(GET, "/health", b.me, Auth.NONE),
@@ -71,6 +72,16 @@ class ApiStack(cdk.Stack):
                     (DELETE, "/tenants/{tenantId}/machine-clients/{clientId}"),
                 )
             ),
+            # The tenant lifecycle: operators only for tenants; a tenant's admin (their own tenant,
+            # checked in the handler) or an operator for its members.
+            RouteSpec(POST, "/tenants", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(GET, "/tenants", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(POST, "/tenants/{tenantId}/suspend", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(POST, "/tenants/{tenantId}/reinstate", b.tenant_admin, Auth.JWT, operator),
+            RouteSpec(GET, "/tenants/{tenantId}/members", b.tenant_admin, Auth.JWT, manage_tenant),
+            RouteSpec(POST, "/tenants/{tenantId}/members", b.tenant_admin, Auth.JWT, manage_tenant),
+            RouteSpec(PUT, "/tenants/{tenantId}/members/{userId}", b.tenant_admin, Auth.JWT, manage_tenant),
+            RouteSpec(DELETE, "/tenants/{tenantId}/members/{userId}", b.tenant_admin, Auth.JWT, manage_tenant),
         )
         self.http_api = TenantHttpApi(
             self,

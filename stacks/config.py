@@ -60,7 +60,7 @@ HOSTED_ZONE_ID_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 RESOURCE_SERVER_PATTERN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$")
 GROUP_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
-TENANT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+TENANT_ID_PATTERN = re.compile(auth_contract.TENANT_ID_PATTERN)
 IDP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 LOCALHOST_URL_PATTERN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?(/.*)?$")
@@ -119,15 +119,19 @@ class OidcProviderConfig:
     issuer_url: str
     client_id: str
     client_secret_name: str
-    tenant_id: str  # every user of this identity provider belongs to this tenant
+    # An enterprise provider run for exactly one tenant may name it: its users get that tenant
+    # (with no role until a tenant admin gives them one). None: its users wait for an invitation.
+    tenant_id: str | None
     scopes: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class SocialProviderConfig:
+    """Google or Facebook: anyone can have an account there, so it never maps to a tenant. Its users
+    wait for a tenant admin to link them (`members link`)."""
+
     client_id: str
     client_secret_name: str
-    tenant_id: str  # every user of this identity provider belongs to this tenant
 
 
 @dataclass(frozen=True)
@@ -142,13 +146,11 @@ class FederationConfig:
 
     @property
     def tenants_by_provider(self) -> dict[str, str]:
-        """Cognito's provider name (the prefix of a federated user's name) -> that provider's tenant."""
-        tenants = {provider.name: provider.tenant_id for provider in self.oidc}
-        if self.google is not None:
-            tenants["Google"] = self.google.tenant_id
-        if self.facebook is not None:
-            tenants["Facebook"] = self.facebook.tenant_id
-        return tenants
+        """Cognito's provider name -> the one tenant an enterprise OIDC provider is configured for.
+
+        Only OIDC providers with a `tenant_id` appear: social providers (Google, Facebook) never
+        put a user into a tenant, so nobody lands in a tenant shared by strangers."""
+        return {provider.name: provider.tenant_id for provider in self.oidc if provider.tenant_id is not None}
 
 
 @dataclass(frozen=True)
@@ -411,8 +413,15 @@ class _Reader:
 
 
 def _read_groups(r: _Reader) -> tuple[GroupConfig, ...]:
+    # Precedence decides which group's IAM role Cognito prefers (lowest first); the operator comes first.
     default = [
-        {"name": auth_contract.ADMIN, "precedence": 1, "description": "Administers the tenant"},
+        {
+            "name": auth_contract.PLATFORM_OPERATOR,
+            "precedence": 0,
+            "description": "Platform operator: creates and suspends tenants; MFA required; granted only by "
+            "`python -m client operators grant` with AWS credentials",
+        },
+        {"name": auth_contract.ADMIN, "precedence": 1, "description": "Tenant admin: administers their own tenant"},
         {"name": auth_contract.EDITOR, "precedence": 10, "description": "Creates and changes items"},
         {"name": auth_contract.VIEWER, "precedence": 20, "description": "Reads items"},
     ]
@@ -429,6 +438,10 @@ def _read_groups(r: _Reader) -> tuple[GroupConfig, ...]:
     names = [group.name for group in groups]
     if len(set(names)) != len(names):
         raise ConfigError(f"{r.key('groups')}: group names must be unique, got {names}")
+    # Every role must exist as a group: the trigger and the tenant-admin function rely on them.
+    missing = [role for role in auth_contract.ROLES if role not in names]
+    if missing:
+        raise ConfigError(f"{r.key('groups')}: every role needs a group; missing {', '.join(missing)}")
     return tuple(groups)
 
 
@@ -438,9 +451,12 @@ def _read_secret_name(r: _Reader) -> str:
     )
 
 
-def _read_tenant_id(r: _Reader) -> str:
+def _read_tenant_id(r: _Reader) -> str | None:
     return r.string(
-        "tenant_id", TENANT_ID_PATTERN, "1-64 letters, digits, '_' or '-': the tenant of every user of this provider"
+        "tenant_id",
+        TENANT_ID_PATTERN,
+        "1-64 letters, digits, '_' or '-': the one tenant every user of this provider belongs to, or null",
+        None,
     )
 
 
@@ -464,10 +480,14 @@ def _read_federation(r: _Reader | None) -> FederationConfig:
     for kind in ("google", "facebook"):
         s = r.child(kind, None)
         if s is not None:
+            if "tenant_id" in s.raw:
+                raise ConfigError(
+                    f"{s.key('tenant_id')}: not allowed: a social provider never maps its users to a tenant "
+                    "(anyone can sign up there); they wait until a tenant admin links them (`members link`)"
+                )
             social[kind] = SocialProviderConfig(
                 client_id=s.string("client_id"),
                 client_secret_name=_read_secret_name(s),
-                tenant_id=_read_tenant_id(s),
             )
             s.done()
     r.done()

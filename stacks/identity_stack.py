@@ -12,6 +12,7 @@ import aws_cdk as cdk
 from aws_cdk import Duration
 from aws_cdk import aws_certificatemanager as acm
 from aws_cdk import aws_cognito as cognito
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 import auth_contract
@@ -27,9 +28,10 @@ THREAT_PROTECTION = {
     "AUDIT": cognito.StandardThreatProtectionMode.AUDIT_ONLY,
     "ENFORCED": cognito.StandardThreatProtectionMode.FULL_FUNCTION,
 }
-# The machine path reads one item per lookup (lambdas/pre_token_generation/machine.py).
-PRE_TOKEN_TABLE_ACTIONS = ("dynamodb:GetItem",)
 FEATURE_PLAN = {"ESSENTIALS": cognito.FeaturePlan.ESSENTIALS, "PLUS": cognito.FeaturePlan.PLUS}
+PRE_TOKEN_COGNITO_ACTIONS = ("cognito-idp:DescribeUserPoolClient",)
+# One item per lookup: a user's tenant and its status, a machine client's tenant (machine.py).
+PRE_TOKEN_TABLE_ACTIONS = ("dynamodb:GetItem",)
 
 
 class IdentityStack(cdk.Stack):
@@ -55,9 +57,10 @@ class IdentityStack(cdk.Stack):
             removal_policy=data_removal_policy(config),
             environment={
                 "RESOURCE_SERVER_IDENTIFIER": identity.resource_server_identifier,
-                # Federated users belong to the tenant their identity provider is configured for.
+                # Only enterprise OIDC providers run for exactly one tenant map their users to it;
+                # social and self-sign-up users wait for a tenant admin to link them.
                 "FEDERATED_TENANTS": json.dumps(identity.federation.tenants_by_provider, sort_keys=True),
-                # A machine client's tenant (CLIENT#<id> / TENANT) and that tenant's status.
+                # Suspended tenants get no tokens; linked users' tenants and machine clients' tenants live here.
                 "TENANTS_TABLE": self.tenants_table.table_name,
             },
             memory_size=256,
@@ -104,7 +107,7 @@ class IdentityStack(cdk.Stack):
             # it needs the Essentials or Plus feature plan, which config validation requires.
             cognito.LambdaVersion.V3_0,
         )
-        self.tenants_table.grant(self.pre_token_function.function, *PRE_TOKEN_TABLE_ACTIONS)
+        self.pre_token_lookups = self._pre_token_lookups()
         self._acknowledge_pool_findings()
 
         self.groups = {
@@ -306,8 +309,9 @@ class IdentityStack(cdk.Stack):
         email = cognito.ProviderAttribute
 
         # Only email is mapped: a mapped attribute must be writable by the client, so nothing that
-        # grants rights can come through a mapping. The tenant of a federated user is the one
-        # its provider is configured for (tenants_by_provider, applied by the pre-token trigger).
+        # grants rights can come through a mapping. A federated user's tenant is the one an
+        # enterprise OIDC provider is configured for (tenants_by_provider, applied by the pre-token
+        # trigger), or the one a tenant admin links them to; Google and Facebook never map to one.
         oidc: OidcProviderConfig
         for oidc in federation.oidc:
             providers.append(
@@ -352,6 +356,24 @@ class IdentityStack(cdk.Stack):
             )
         return providers
 
+    def _pre_token_lookups(self) -> iam.Policy:
+        """What the trigger reads at every sign-in: the calling client's allowed OAuth scopes
+        (DescribeUserPoolClient on this pool) and tenants (GetItem on the tenants table).
+
+        A policy of its own, not the role's default policy: the function depends on its default
+        policy, the pool depends on the function (its trigger), and this statement names the pool,
+        so in the default policy it would close a cycle (pool → function → policy → pool).
+        """
+        return iam.Policy(
+            self,
+            "PreTokenGenerationLookups",
+            roles=[self.pre_token_function.role],
+            statements=[
+                iam.PolicyStatement(actions=list(PRE_TOKEN_COGNITO_ACTIONS), resources=[self.user_pool.user_pool_arn]),
+                iam.PolicyStatement(actions=list(PRE_TOKEN_TABLE_ACTIONS), resources=[self.tenants_table.table_arn]),
+            ],
+        )
+
     def _acknowledge_pool_findings(self) -> None:
         if self.config.identity.feature_plan != "PLUS":
             acknowledge(
@@ -392,6 +414,10 @@ class IdentityStack(cdk.Stack):
             ),
             "ManagedLoginUrl": (self.managed_login_url, "Managed login (hosted UI) base URL"),
             "ResourceServerIdentifier": (self.config.identity.resource_server_identifier, "Prefix of the API scopes"),
+            "TenantsTableName": (
+                self.tenants_table.table_name,
+                "Tenants and their members (DynamoDB); change them through the tenant routes",
+            ),
         }
         if self.alb_client is not None:
             outputs["AlbClientId"] = (self.alb_client.user_pool_client_id, "Confidential client used by the ALB")

@@ -16,6 +16,7 @@ Key layout (the attribute names are in auth_contract, so the Lambda code uses th
 | tenants    | `TENANT#<id>`          | `MEMBER#<sub>`    | a member: user name, email, role       |
 | tenants    | `TENANT#<id>`          | `CLIENT#<id>`     | one of the tenant's machine clients    |
 | tenants    | `CLIENT#<client id>`   | `TENANT`          | which tenant a machine client is of    |
+| tenants    | `USER#<sub>`           | `TENANT`          | which tenant a user is a member of     |
 | revocation | `JTI#<origin_jti>`     | —                 | a revoked sign-in session              |
 | revocation | `USER#<sub>` / `TENANT#<id>` / `CLIENT#<id>` | — | tokens issued before `not_before` refused |
 

@@ -23,6 +23,10 @@ POLICY = "AWS::IAM::Policy"
 
 JWT, LAMBDA, NONE = "JWT", "CUSTOM", "NONE"
 
+TENANT_ADMIN = "tenant_admin.handler.lambda_handler"
+OPERATOR = (auth_contract.PLATFORM_SCOPE,)
+MEMBER_ADMINS = (auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE)
+
 # route key -> (authorization type, scopes (short names), handler of the function behind it)
 EXPECTED_ROUTES = {
     "GET /health": (NONE, (), "me.handler.lambda_handler"),
@@ -43,6 +47,15 @@ EXPECTED_ROUTES = {
         ),
         (JWT, (auth_contract.ADMIN_SCOPE, auth_contract.PLATFORM_SCOPE), "machine_clients.handler.lambda_handler"),
     ),
+    # The tenant lifecycle: operator-only routes, and member routes for a tenant admin or an operator.
+    "POST /tenants": (JWT, OPERATOR, TENANT_ADMIN),
+    "GET /tenants": (JWT, OPERATOR, TENANT_ADMIN),
+    "POST /tenants/{tenantId}/suspend": (JWT, OPERATOR, TENANT_ADMIN),
+    "POST /tenants/{tenantId}/reinstate": (JWT, OPERATOR, TENANT_ADMIN),
+    "GET /tenants/{tenantId}/members": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
+    "POST /tenants/{tenantId}/members": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
+    "PUT /tenants/{tenantId}/members/{userId}": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
+    "DELETE /tenants/{tenantId}/members/{userId}": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
 }
 
 # handler -> the DynamoDB actions its role may use (and nothing else on data)
@@ -60,6 +73,7 @@ EXPECTED_TABLE_ACTIONS = {
     "tenant_authorizer.handler.lambda_handler": set(),
     "machine_clients.handler.lambda_handler": set(),
     "tenant_authorizer.machine.lambda_handler": set(),
+    TENANT_ADMIN: set(),  # the tenancy tables only (test_the_tenant_admin_function_may_...)
 }
 
 # handler -> identity-stack resource (by its output's logical id) -> the exact actions on it
@@ -82,6 +96,27 @@ EXPECTED_IDENTITY_GRANTS = {
         },
     },
     "tenant_authorizer.machine.lambda_handler": {"TenantsTable": {"dynamodb:GetItem"}},
+    TENANT_ADMIN: {
+        "TenantsTable": {
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+        },
+        "RevocationTable": {"dynamodb:PutItem"},
+        "UserPool6BA7E5F2": {
+            "cognito-idp:AdminAddUserToGroup",
+            "cognito-idp:AdminCreateUser",
+            "cognito-idp:AdminDeleteUser",
+            "cognito-idp:AdminDisableUser",
+            "cognito-idp:AdminEnableUser",
+            "cognito-idp:AdminGetUser",
+            "cognito-idp:AdminListGroupsForUser",
+            "cognito-idp:AdminRemoveUserFromGroup",
+        },
+    },
 }
 
 
@@ -560,3 +595,85 @@ def test_the_machine_clients_function_gets_its_pool_tables_and_token_lifetime_fr
         60 * max(identity.access_token_minutes, identity.id_token_minutes)
     )
     assert variables["RESOURCE_SERVER_IDENTIFIER"] == identity.resource_server_identifier
+
+
+# --------------------------------------------------------------------------- the tenant lifecycle function
+
+
+def tenant_admin_statements(api: dict) -> list[dict]:
+    (role_id,) = [role for role, name in handler_by_role(api).items() if name == TENANT_ADMIN]
+    return [
+        statement
+        for policy in resources(api, POLICY).values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if not str(statement["Action"]).startswith("['logs:") and statement["Action"] != "logs:PutLogEvents"
+    ]
+
+
+def identity_arn(env: str, type_: str, logical_prefix: str) -> dict:
+    """`Fn::GetAtt <identity resource>.Arn`, as the identity stack publishes it."""
+    template = synthesize(env).templates["Identity"]
+    (logical_id,) = [lid for lid in resources(template, type_) if lid.startswith(logical_prefix)]
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def test_the_tenant_admin_function_may_use_exactly_its_actions_on_this_pool_and_the_tenancy_tables(api):
+    """Least privilege (issue #13.2): only this pool, only the cognito-idp actions the code calls;
+    the tenants table with the item actions it uses; the revocation table for writes only."""
+    by_resource = {
+        json.dumps(identity_value("test", statement["Resource"]), sort_keys=True): sorted(
+            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        )
+        for statement in tenant_admin_statements(api)
+    }
+    assert by_resource == {
+        json.dumps(identity_arn("test", "AWS::Cognito::UserPool", "UserPool"), sort_keys=True): [
+            "cognito-idp:AdminAddUserToGroup",
+            "cognito-idp:AdminCreateUser",
+            "cognito-idp:AdminDeleteUser",
+            "cognito-idp:AdminDisableUser",
+            "cognito-idp:AdminEnableUser",
+            "cognito-idp:AdminGetUser",
+            "cognito-idp:AdminListGroupsForUser",
+            "cognito-idp:AdminRemoveUserFromGroup",
+        ],
+        json.dumps(identity_arn("test", TABLE, "TenantsTable"), sort_keys=True): [
+            "dynamodb:DeleteItem",
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:Query",
+            "dynamodb:Scan",
+            "dynamodb:UpdateItem",
+        ],
+        json.dumps(identity_arn("test", TABLE, "RevocationTable"), sort_keys=True): ["dynamodb:PutItem"],
+    }
+    assert all(statement["Effect"] == "Allow" for statement in tenant_admin_statements(api))
+
+
+def test_no_other_api_function_reaches_cognito_or_the_tenancy_tables(api):
+    # The functions with identity-stack grants have them checked exactly (EXPECTED_IDENTITY_GRANTS).
+    granted = {role for role, name in handler_by_role(api).items() if name in EXPECTED_IDENTITY_GRANTS}
+    for policy in resources(api, POLICY).values():
+        if any({"Ref": role} in policy["Properties"]["Roles"] for role in granted):
+            continue
+        text = json.dumps(policy["Properties"]["PolicyDocument"])
+        assert "cognito-idp:" not in text
+        assert "TenantsTable" not in text and "RevocationTable" not in text
+
+
+def test_the_tenant_admin_function_gets_the_pool_tables_and_revocation_ttl_from_its_environment(api, config):
+    _, function = only(api, FUNCTION, Handler=TENANT_ADMIN)
+    variables = function["Properties"]["Environment"]["Variables"]
+    stage = synthesize("test").stage
+    identity = stage.identity
+
+    def published(name: str, construct) -> Any:
+        return identity_value("test", variables[name]) == {"Ref": identity.resolve(construct.logical_id)}
+
+    assert published("USER_POOL_ID", identity.user_pool.node.default_child)
+    assert published("TENANTS_TABLE", identity.tenants_table.node.default_child)
+    assert published("REVOCATION_TABLE", identity.revocation_table.node.default_child)
+    longest = max(config.identity.access_token_minutes, config.identity.id_token_minutes)
+    assert variables["REVOCATION_TTL_SECONDS"] == str(60 * longest)
+    assert variables["RESOURCE_SERVER_IDENTIFIER"] == config.identity.resource_server_identifier

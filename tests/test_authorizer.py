@@ -192,9 +192,37 @@ def test_member_of_the_tenant_in_the_path_is_allowed_with_context(jwks, signer):
     }
 
 
-def test_admin_may_use_another_tenants_path(jwks, signer):
+def test_a_tenant_admin_may_not_use_another_tenants_path(jwks, signer):
+    """`admin` administers its own tenant only (issue #13.1)."""
     token = signer.sign(access_token_claims(roles=(auth_contract.ADMIN,)))
-    assert authorize(token, tenant="globex")["isAuthorized"] is True
+    assert authorize(token, tenant="globex") == DENY
+    assert authorize(token, tenant="acme")["isAuthorized"] is True
+
+
+def operator_claims(**changes: Any) -> dict[str, Any]:
+    claims = access_token_claims(tenant=None, roles=(auth_contract.PLATFORM_OPERATOR,))
+    claims.update(changes)
+    return claims
+
+
+@pytest.mark.parametrize("tenant", ["acme", "globex"])
+def test_a_platform_operator_may_use_any_tenants_path(jwks, signer, tenant):
+    response = authorize(signer.sign(operator_claims()), tenant=tenant)
+    assert response["isAuthorized"] is True
+    assert (response["context"]["tenant"], response["context"]["roles"]) == ("", auth_contract.PLATFORM_OPERATOR)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"scope": "openid"},  # the role without its scope
+        {"roles": [auth_contract.ADMIN], "scope": f"openid {qualified(auth_contract.PLATFORM_SCOPE)[0]}"},
+        {"roles": "[platform_operator]", "scope": f"openid {auth_contract.PLATFORM_SCOPE}"},  # unqualified scope
+    ],
+    ids=["role-without-scope", "scope-without-role", "bare-scope-name"],
+)
+def test_the_operator_path_needs_both_the_role_and_the_qualified_scope(jwks, signer, changes):
+    assert authorize(signer.sign(operator_claims(**changes)), tenant="globex") == DENY
 
 
 def test_token_without_bearer_prefix_is_accepted(jwks, signer):

@@ -143,7 +143,15 @@ def test_environments_differ_in_data_not_code():
         (
             "dev",
             lambda c: c["identity"].update(groups=[{"name": "superuser", "precedence": 1}]),
-            "environments.dev.identity.groups[0].name='superuser' is not allowed: one of viewer, editor, admin",
+            "environments.dev.identity.groups[0].name='superuser' is not allowed: "
+            "one of viewer, editor, admin, platform_operator",
+        ),
+        (
+            "dev",
+            lambda c: c["identity"].update(
+                groups=[{"name": role, "precedence": 5, "description": role} for role in ("viewer", "editor", "admin")]
+            ),
+            "environments.dev.identity.groups: every role needs a group; missing platform_operator",
         ),
         (
             "dev",
@@ -178,8 +186,14 @@ def test_environments_differ_in_data_not_code():
         ),
         (
             "test",
-            lambda c: c["identity"]["federation"]["google"].pop("tenant_id"),
-            "environments.test.identity.federation.google.tenant_id: required, but not set",
+            lambda c: c["identity"]["federation"]["google"].update(tenant_id="google-users"),
+            "environments.test.identity.federation.google.tenant_id: not allowed: a social provider never maps "
+            "its users to a tenant",
+        ),
+        (
+            "test",
+            lambda c: c["identity"]["federation"]["facebook"].update(tenant_id="facebook-users"),
+            "environments.test.identity.federation.facebook.tenant_id: not allowed",
         ),
         (
             "test",

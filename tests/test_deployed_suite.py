@@ -10,10 +10,12 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 import auth_contract
 from local import testing
+from local.stack import DUMMY_CREDENTIALS
 from local.templates import from_stage
 from tests import test_e2e_api
 from tests.deployed.client import DeployedStack
@@ -154,7 +156,11 @@ def test_the_suites_stack_drives_a_deployment_from_nothing_but_its_outputs_file(
         cognito=local_stack.cognito(),
         machine_secret=local_stack.platform_client["client_secret"],
     )
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=local_stack.summary["moto_url"], region_name=deployment.region, **DUMMY_CREDENTIALS
+    )
     try:
+        stack.ensure_tenants(("acme",), dynamodb)  # seeded already: left as it is
         admin = stack.create_user(
             tenant="acme", role=auth_contract.ADMIN, email=f"adapter-{uuid.uuid4().hex[:8]}@example.com"
         )

@@ -128,7 +128,12 @@ def test_feature_plan_allows_access_token_customization_in_every_environment():
 def test_groups_are_the_contract_roles_with_precedence(identity_template):
     groups = identity_template.find_resources("AWS::Cognito::UserPoolGroup")
     by_name = {group["Properties"]["GroupName"]: group["Properties"]["Precedence"] for group in groups.values()}
-    assert by_name == {auth_contract.ADMIN: 1, auth_contract.EDITOR: 10, auth_contract.VIEWER: 20}
+    assert by_name == {
+        auth_contract.PLATFORM_OPERATOR: 0,
+        auth_contract.ADMIN: 1,
+        auth_contract.EDITOR: 10,
+        auth_contract.VIEWER: 20,
+    }
 
 
 # ---------------------------------------------------------------- scopes
@@ -279,18 +284,13 @@ def test_pre_token_function_is_arm64_python_with_json_logs_and_the_resource_serv
     )
 
 
-def test_pre_token_function_role_may_only_write_its_own_logs_and_read_single_tenants_table_items(identity_template):
-    (policy,) = identity_template.find_resources("AWS::IAM::Policy").values()
-    logs, table = policy["Properties"]["PolicyDocument"]["Statement"]
-    assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
-    assert logs["Resource"] == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in logs["Resource"]
-    # The machine path: one GetItem per lookup, on the tenants table only (no index, no other table).
-    assert table == {
-        "Action": "dynamodb:GetItem",
-        "Effect": "Allow",
-        "Resource": {"Fn::GetAtt": [table["Resource"]["Fn::GetAtt"][0], "Arn"]},
-    }
-    assert table["Resource"]["Fn::GetAtt"][0].startswith("TenantsTable")
+def test_pre_token_function_roles_default_policy_may_only_write_its_own_logs(identity_template):
+    """Its lookups are in a policy of their own (test_the_trigger_may_describe_this_pools_clients_...)."""
+    policies = identity_template.find_resources("AWS::IAM::Policy")
+    (policy,) = (p for logical_id, p in policies.items() if "PreTokenGenerationLookups" not in logical_id)
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
+    assert statement["Resource"] == {"Fn::GetAtt": [Match.any_value(), "Arn"]} or "Fn::GetAtt" in statement["Resource"]
     identity_template.resource_count_is("AWS::IAM::ManagedPolicy", 0)
     for role in identity_template.find_resources("AWS::IAM::Role").values():
         assert "ManagedPolicyArns" not in role["Properties"]
@@ -325,14 +325,62 @@ def test_federated_providers_map_email_and_tenant_and_read_secrets_from_secrets_
     assert mappings == {"OIDC": {"email": "email"}, "Google": {"email": "email"}, "Facebook": {"email": "email"}}
 
 
-def test_federated_users_get_the_tenant_configured_for_their_provider(identity_template):
-    (trigger,) = (
-        f
-        for f in identity_template.find_resources("AWS::Lambda::Function").values()
+def trigger_function(template: Template) -> tuple[str, dict]:
+    return next(
+        (logical_id, f)
+        for logical_id, f in template.find_resources("AWS::Lambda::Function").items()
         if f["Properties"]["Handler"].startswith("pre_token_generation.")
     )
+
+
+def test_only_an_enterprise_oidc_provider_maps_its_users_to_a_tenant(identity_template):
+    """Google and Facebook never put a user into a tenant (issue #13.5): strangers would share it."""
+    _, trigger = trigger_function(identity_template)
     tenants = json.loads(trigger["Properties"]["Environment"]["Variables"]["FEDERATED_TENANTS"])
-    assert tenants == {"Facebook": "facebook-users", "Google": "google-users", "Okta": "okta-tenant"}
+    assert tenants == {"Okta": "okta-tenant"}
+
+
+def test_the_trigger_reads_the_tenants_table_named_in_its_environment(identity_template):
+    _, trigger = trigger_function(identity_template)
+    (table_id,) = (
+        logical_id
+        for logical_id in identity_template.find_resources("AWS::DynamoDB::Table")
+        if logical_id.startswith("TenantsTable")
+    )
+    assert trigger["Properties"]["Environment"]["Variables"]["TENANTS_TABLE"] == {"Ref": table_id}
+
+
+def test_the_trigger_may_describe_this_pools_clients_and_read_the_tenants_table_only(identity_template):
+    """Exact actions on exact resources, in a policy the function does not depend on (no cycle)."""
+    trigger_id, trigger = trigger_function(identity_template)
+    (pool_id,) = identity_template.find_resources(POOL)
+    (table_id,) = (
+        logical_id
+        for logical_id in identity_template.find_resources("AWS::DynamoDB::Table")
+        if logical_id.startswith("TenantsTable")
+    )
+    role_id = trigger["Properties"]["Role"]["Fn::GetAtt"][0]
+    policies = {
+        logical_id: policy
+        for logical_id, policy in identity_template.find_resources("AWS::IAM::Policy").items()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+    }
+    lookups = {logical_id: p for logical_id, p in policies.items() if "PreTokenGenerationLookups" in logical_id}
+    ((lookups_id, lookups),) = lookups.items()
+    assert lookups["Properties"]["PolicyDocument"]["Statement"] == [
+        {
+            "Action": "cognito-idp:DescribeUserPoolClient",
+            "Effect": "Allow",
+            "Resource": {"Fn::GetAtt": [pool_id, "Arn"]},
+        },
+        {"Action": "dynamodb:GetItem", "Effect": "Allow", "Resource": {"Fn::GetAtt": [table_id, "Arn"]}},
+    ]
+    # Nothing else the role holds reaches Cognito or DynamoDB.
+    for logical_id, policy in policies.items():
+        if logical_id != lookups_id:
+            actions = json.dumps(policy["Properties"]["PolicyDocument"])
+            assert "cognito-idp:" not in actions and "dynamodb:" not in actions
+    assert lookups_id not in json.dumps(identity_template.to_json()["Resources"][trigger_id].get("DependsOn", []))
 
 
 def test_the_pool_has_no_mutable_custom_attribute_that_could_carry_rights(identity_template):

@@ -66,10 +66,19 @@ def test_member_of_another_tenant_is_forbidden(table):
     assert get("acme", context(tenant="globex"))["statusCode"] == 403
 
 
-def test_admin_may_read_another_tenants_summary(table):
-    response = get("globex", context(tenant="acme", roles="admin"))
+def test_a_tenant_admin_may_not_read_another_tenants_summary(table):
+    assert get("globex", context(tenant="acme", roles="admin"))["statusCode"] == 403
+
+
+def test_a_platform_operator_reads_any_tenants_summary(table):
+    operator = context(tenant="", roles=auth_contract.PLATFORM_OPERATOR, scopes=(auth_contract.PLATFORM_SCOPE,))
+    response = get("globex", operator)
     assert response["statusCode"] == 200
     assert response_json(response) == {"tenant": "globex", "items": 1, "events": 0}
+
+
+def test_the_operator_role_without_its_scope_reads_nothing(table):
+    assert get("globex", context(tenant="", roles=auth_contract.PLATFORM_OPERATOR, scopes=()))["statusCode"] == 403
 
 
 def test_without_items_read_scope_is_forbidden(table):

@@ -193,7 +193,7 @@ def test_the_tokens_of_one_sign_in_share_origin_jti_and_auth_time(local: Local) 
     assert access["jti"] != identity["jti"]
 
 
-@pytest.mark.parametrize("role", auth_contract.ROLES)
+@pytest.mark.parametrize("role", auth_contract.TENANT_ROLES)
 def test_the_trigger_gives_each_role_exactly_its_scopes(local: Local, role: str) -> None:
     access = claims(local.password_login(local.user("globex", role))["AccessToken"])
     expected = [SDK_SCOPE, *sorted(local.scope(s) for s in auth_contract.ROLE_SCOPES[role])]
@@ -202,14 +202,36 @@ def test_the_trigger_gives_each_role_exactly_its_scopes(local: Local, role: str)
     assert access[auth_contract.ROLES_CLAIM] == [role]
 
 
-def test_a_user_without_a_tenant_gets_no_tokens(local: Local) -> None:
+def test_a_user_without_a_tenant_gets_tokens_with_no_tenant_and_no_api_scope(local: Local) -> None:
+    """Waiting for an invitation (issue #13.5): signed in, but nothing the API accepts."""
     user = create_user(
         local.stack.cognito, local.pool_id, tenant=None, roles=(auth_contract.VIEWER,), email="nobody@example.com"
+    )
+    access = claims(local.password_login(user)["AccessToken"])
+    assert access["scope"].split() == [SDK_SCOPE]
+    assert auth_contract.TENANT_CLAIM not in access
+    assert access[auth_contract.ROLES_CLAIM] == []
+
+
+def test_a_user_of_a_tenant_missing_from_the_tenants_table_gets_no_tokens(local: Local) -> None:
+    user = create_user(
+        local.stack.cognito,
+        local.pool_id,
+        tenant="never-created",
+        roles=(auth_contract.VIEWER,),
+        email="lost@example.com",
     )
     with pytest.raises(ClientError) as error:
         local.password_login(user)
     assert error_code(error) == "UserLambdaValidationException"
-    assert "PreTokenGeneration failed with error" in error.value.response["Error"]["Message"]
+    assert "your tenant does not exist" in error.value.response["Error"]["Message"]
+
+
+def test_the_platform_operator_gets_the_platform_scope_and_no_tenant(local: Local) -> None:
+    access = claims(local.password_login(local.user("", auth_contract.PLATFORM_OPERATOR))["AccessToken"])
+    assert access["scope"].split() == [SDK_SCOPE, local.scope(auth_contract.PLATFORM_SCOPE)]
+    assert auth_contract.TENANT_CLAIM not in access
+    assert access[auth_contract.ROLES_CLAIM] == [auth_contract.PLATFORM_OPERATOR]
 
 
 # ---------------------------------------------------------------------- keys and discovery

@@ -1,8 +1,10 @@
-"""Pre-token-generation trigger (V2): tenant and roles in both tokens, API scopes from roles."""
+"""Pre-token-generation trigger (V2): tenant and roles in both tokens, API scopes from roles and the client,
+no tokens for a suspended tenant, tenant-less tokens for users waiting for an invitation."""
 
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 from pre_token_generation import handler
@@ -50,13 +52,47 @@ def event(groups=(), scopes=None, attributes=None, trigger="TokenGeneration_Auth
     return e
 
 
+SPA_CLIENT = "4tq1k2example9client7id"
+ALB_CLIENT = "alb0example0client0id000"
+# The app clients' AllowedOAuthScopes, as the identity stack configures them.
+CLIENT_SCOPES = {
+    SPA_CLIENT: frozenset({"openid", "email", "profile", *(q(s) for s in auth_contract.USER_SCOPES)}),
+    ALB_CLIENT: frozenset({"openid", "email", q(auth_contract.ITEMS_READ)}),
+}
+
+
+class FakeDirectory:
+    """The tenants table and the clients' allowed scopes, in memory; counts what was looked up."""
+
+    def __init__(self, tenants=None, links=None):
+        self.tenants = {"tenant-a": auth_contract.TENANT_ACTIVE, **(tenants or {})}
+        self.links = dict(links or {})
+        self.client_lookups = []
+
+    def tenant_status(self, tenant):
+        return self.tenants.get(tenant)
+
+    def linked_tenant(self, sub):
+        return self.links.get(sub)
+
+    def client_scopes(self, pool_id, client_id):
+        self.client_lookups.append((pool_id, client_id))
+        return CLIENT_SCOPES.get(client_id, frozenset())
+
+
 @pytest.fixture(autouse=True)
 def resource_server(monkeypatch):
     monkeypatch.setenv("RESOURCE_SERVER_IDENTIFIER", RESOURCE_SERVER)
+    monkeypatch.delenv("FEDERATED_TENANTS", raising=False)
 
 
-def details(e):
-    return handler.lambda_handler(e, None)["response"]["claimsAndScopeOverrideDetails"]
+@pytest.fixture
+def directory():
+    return FakeDirectory()
+
+
+def details(e, directory=None):
+    return handler.lambda_handler(e, None, directory or FakeDirectory())["response"]["claimsAndScopeOverrideDetails"]
 
 
 @pytest.mark.parametrize(
@@ -73,7 +109,7 @@ def test_each_role_gets_exactly_its_api_scopes_in_the_access_token(role, scopes)
     assert access["scopesToSuppress"] == []
 
 
-@pytest.mark.parametrize("role", auth_contract.ROLES)
+@pytest.mark.parametrize("role", auth_contract.TENANT_ROLES)
 def test_tenant_and_roles_go_into_both_tokens(role):
     result = details(event(groups=[role]))
     expected = {"tenant_id": "tenant-a", "roles": [role]}
@@ -111,7 +147,7 @@ def test_api_scopes_requested_beyond_the_users_roles_are_suppressed():
 
 
 def test_machine_scope_is_never_granted_to_a_user():
-    access = details(event(groups=list(auth_contract.ROLES)))["accessTokenGeneration"]
+    access = details(event(groups=list(auth_contract.TENANT_ROLES)))["accessTokenGeneration"]
     assert q(auth_contract.EVENTS_WRITE) not in access["scopesToAdd"]
     requested = details(event(groups=["admin"], scopes=[q(auth_contract.EVENTS_WRITE)]))["accessTokenGeneration"]
     assert requested["scopesToSuppress"] == [q(auth_contract.EVENTS_WRITE)]
@@ -123,6 +159,85 @@ def test_refresh_gets_the_same_customization():
     )
 
 
+# ---------------------------------------------------------------------- the calling client's scopes (#12.6)
+
+
+def client_event(client_id, groups, scopes=None):
+    e = event(groups=groups, scopes=scopes, trigger="TokenGeneration_HostedAuth")
+    e["callerContext"]["clientId"] = client_id
+    return e
+
+
+@pytest.mark.parametrize(
+    ("client_id", "role", "granted"),
+    [
+        (
+            SPA_CLIENT,
+            auth_contract.ADMIN,
+            [auth_contract.ITEMS_READ, auth_contract.ITEMS_WRITE, auth_contract.ADMIN_SCOPE],
+        ),
+        (SPA_CLIENT, auth_contract.VIEWER, [auth_contract.ITEMS_READ]),
+        (ALB_CLIENT, auth_contract.ADMIN, [auth_contract.ITEMS_READ]),
+        (ALB_CLIENT, auth_contract.EDITOR, [auth_contract.ITEMS_READ]),
+        (ALB_CLIENT, auth_contract.VIEWER, [auth_contract.ITEMS_READ]),
+        ("unknown-client", auth_contract.ADMIN, []),
+    ],
+    ids=["spa-admin", "spa-viewer", "alb-admin", "alb-editor", "alb-viewer", "unknown-client"],
+)
+def test_a_token_gets_the_intersection_of_the_roles_scopes_and_the_clients(client_id, role, granted):
+    access = details(client_event(client_id, [role], scopes=["openid", "email"]))["accessTokenGeneration"]
+    assert access["scopesToAdd"] == sorted(q(s) for s in granted)
+
+
+def test_the_alb_client_never_carries_write_or_admin_even_when_requested():
+    requested = ["openid", q(auth_contract.ITEMS_READ), q(auth_contract.ITEMS_WRITE), q(auth_contract.ADMIN_SCOPE)]
+    access = details(client_event(ALB_CLIENT, [auth_contract.ADMIN], scopes=requested))["accessTokenGeneration"]
+    assert access["scopesToAdd"] == []
+    assert access["scopesToSuppress"] == sorted([q(auth_contract.ITEMS_WRITE), q(auth_contract.ADMIN_SCOPE)])
+
+
+def test_the_client_is_looked_up_in_the_events_pool(directory):
+    details(client_event(ALB_CLIENT, [auth_contract.VIEWER]), directory)
+    assert directory.client_lookups == [(V2_EVENT["userPoolId"], ALB_CLIENT)]
+
+
+def test_a_user_with_no_scope_to_grant_needs_no_client_lookup(directory):
+    details(event(groups=[]), directory)
+    assert directory.client_lookups == []
+
+
+# ---------------------------------------------------------------------- tenants: suspended, unknown, linked
+
+
+def test_a_suspended_tenants_users_get_no_tokens():
+    directory = FakeDirectory(tenants={"tenant-a": auth_contract.TENANT_SUSPENDED})
+    with pytest.raises(handler.SuspendedTenantError, match="your tenant is suspended"):
+        handler.lambda_handler(event(groups=["admin"]), None, directory)
+
+
+@pytest.mark.parametrize("trigger", ["TokenGeneration_Authentication", "TokenGeneration_RefreshTokens"])
+def test_a_tenant_suspended_after_sign_in_gets_no_refreshed_tokens(trigger):
+    directory = FakeDirectory(tenants={"tenant-a": auth_contract.TENANT_SUSPENDED})
+    with pytest.raises(handler.SignInRefused):
+        handler.lambda_handler(event(groups=["viewer"], trigger=trigger), None, directory)
+
+
+def test_a_tenant_missing_from_the_tenants_table_gets_no_tokens():
+    attributes = {**V2_EVENT["request"]["userAttributes"], "custom:tenant_id": "never-created"}
+    with pytest.raises(handler.UnknownTenantError, match="does not exist"):
+        handler.lambda_handler(event(groups=["admin"], attributes=attributes), None, FakeDirectory())
+
+
+def test_a_user_linked_in_the_tenants_table_gets_that_tenant_and_their_roles():
+    sub = "0c1d2e3f-0000-4000-8000-00000000aaaa"
+    directory = FakeDirectory(links={sub: "tenant-a"})
+    result = details(event(groups=["editor"], attributes={"sub": sub, "email": "s@example.com"}), directory)
+    assert result["accessTokenGeneration"]["claimsToAddOrOverride"] == {"tenant_id": "tenant-a", "roles": ["editor"]}
+
+
+# ---------------------------------------------------------------------- waiting for an invitation (#12.7, #13.5)
+
+
 @pytest.mark.parametrize(
     "attributes",
     [
@@ -132,70 +247,177 @@ def test_refresh_gets_the_same_customization():
     ],
     ids=["absent", "empty", "blank"],
 )
-def test_user_without_a_tenant_gets_no_tokens(attributes):
-    with pytest.raises(handler.MissingTenantError, match="not assigned to a tenant"):
-        handler.lambda_handler(event(groups=["admin"], attributes=attributes), None)
+def test_a_user_without_a_tenant_gets_tokens_with_no_tenant_no_role_and_no_api_scope(attributes):
+    requested = ["openid", q(auth_contract.ITEMS_READ), q(auth_contract.ADMIN_SCOPE)]
+    result = details(event(groups=["admin"], attributes=attributes, scopes=requested))
+    for kind in ("idTokenGeneration", "accessTokenGeneration"):
+        assert result[kind]["claimsToAddOrOverride"] == {"roles": []}
+    access = result["accessTokenGeneration"]
+    assert access["scopesToAdd"] == []
+    assert access["scopesToSuppress"] == sorted([q(auth_contract.ITEMS_READ), q(auth_contract.ADMIN_SCOPE)])
 
 
-FEDERATED_TENANTS = '{"Google": "google-users", "Okta": "okta-tenant"}'
+# ---------------------------------------------------------------------- platform operators
 
 
-def federated_event(provider="Okta", user_name="Okta_00u1abcd", attributes=None):
-    e = event(groups=["viewer"])
+def test_a_platform_operator_gets_the_platform_scope_and_no_tenant():
+    result = details(event(groups=[auth_contract.PLATFORM_OPERATOR], attributes={"sub": "op", "email": "op@x.io"}))
+    access = result["accessTokenGeneration"]
+    assert access["claimsToAddOrOverride"] == {"roles": [auth_contract.PLATFORM_OPERATOR]}
+    assert access["scopesToAdd"] == [q(auth_contract.PLATFORM_SCOPE)]
+
+
+def test_an_operator_in_a_tenant_acts_only_as_operator():
+    result = details(event(groups=[auth_contract.PLATFORM_OPERATOR, auth_contract.ADMIN]))
+    access = result["accessTokenGeneration"]
+    assert access["claimsToAddOrOverride"] == {"roles": [auth_contract.PLATFORM_OPERATOR]}
+    assert access["scopesToAdd"] == [q(auth_contract.PLATFORM_SCOPE)]
+
+
+def test_the_platform_scope_is_never_granted_to_a_tenant_role():
+    requested = [q(auth_contract.PLATFORM_SCOPE)]
+    access = details(event(groups=list(auth_contract.TENANT_ROLES), scopes=requested))["accessTokenGeneration"]
+    assert q(auth_contract.PLATFORM_SCOPE) not in access["scopesToAdd"]
+    assert access["scopesToSuppress"] == [q(auth_contract.PLATFORM_SCOPE)]
+
+
+def test_the_alb_client_gives_an_operator_no_scope():
+    access = details(client_event(ALB_CLIENT, [auth_contract.PLATFORM_OPERATOR]))["accessTokenGeneration"]
+    assert access["scopesToAdd"] == []
+
+
+# ---------------------------------------------------------------------- federated users (#12.4)
+
+OIDC_TENANTS = json.dumps({"Okta": "okta-tenant"})
+
+
+def federated_event(provider="Okta", user_name="okta_00u1abcd", attributes=None, groups=("viewer",)):
+    e = event(groups=list(groups))
     e["userName"] = user_name
     e["request"]["userAttributes"] = {
         "sub": "6a1b2c3d-0000-4000-8000-000000000001",
         "email": "grace@okta.example",
-        "identities": (
-            f'[{{"userId":"00u1abcd","providerName":"{provider}","providerType":"OIDC",'
-            '"issuer":null,"primary":true,"dateCreated":1764370000000}]'
+        "identities": json.dumps(
+            [
+                {
+                    "userId": "00u1abcd",
+                    "providerName": provider,
+                    "providerType": "OIDC" if provider == "Okta" else provider,
+                    "issuer": None,
+                    "primary": True,
+                    "dateCreated": 1764370000000,
+                }
+            ]
         ),
         **(attributes or {}),
     }
     return e
 
 
-def test_federated_user_gets_the_tenant_its_identity_provider_is_configured_for(monkeypatch):
-    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
-    result = details(federated_event())
+def okta_directory():
+    return FakeDirectory(tenants={"okta-tenant": auth_contract.TENANT_ACTIVE})
+
+
+@pytest.mark.parametrize("user_name", ["okta_00u1abcd", "Okta_00u1abcd", "OKTA_00u1abcd"])
+def test_an_enterprise_oidc_user_gets_the_one_tenant_its_provider_is_configured_for(monkeypatch, user_name):
+    """Cognito stores federated user names in lower case (`okta_...`): the prefix is compared without case."""
+    monkeypatch.setenv("FEDERATED_TENANTS", OIDC_TENANTS)
+    result = details(federated_event(user_name=user_name), okta_directory())
     assert result["accessTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "okta-tenant"
     assert result["idTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "okta-tenant"
 
 
 @pytest.mark.parametrize(
     ("provider", "user_name"),
-    [("Facebook", "Facebook_123"), ("Okta", "Google_123"), ("Okta", "okta_00u1abcd")],
-    ids=["provider-without-tenant", "name-of-another-provider", "name-not-matching-case"],
+    [("Google", "google_1234"), ("Facebook", "facebook_1234"), ("Okta", "google_00u1abcd"), ("Okta", "00u1abcd")],
+    ids=["google", "facebook", "name-of-another-provider", "name-without-prefix"],
 )
-def test_federated_user_of_an_unconfigured_or_inconsistent_provider_gets_no_tokens(monkeypatch, provider, user_name):
-    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
-    with pytest.raises(handler.MissingTenantError):
-        handler.lambda_handler(federated_event(provider, user_name), None)
+def test_a_social_or_inconsistent_federated_user_waits_for_an_invitation(monkeypatch, provider, user_name):
+    monkeypatch.setenv("FEDERATED_TENANTS", OIDC_TENANTS)
+    result = details(federated_event(provider, user_name), okta_directory())
+    assert result["accessTokenGeneration"]["claimsToAddOrOverride"] == {"roles": []}
+    assert result["accessTokenGeneration"]["scopesToAdd"] == []
+
+
+def test_a_linked_google_user_gets_the_tenant_a_tenant_admin_linked_them_to(monkeypatch):
+    monkeypatch.setenv("FEDERATED_TENANTS", OIDC_TENANTS)
+    e = federated_event("Google", "google_1234", groups=["editor"])
+    directory = FakeDirectory(links={e["request"]["userAttributes"]["sub"]: "tenant-a"})
+    result = details(e, directory)
+    assert result["accessTokenGeneration"]["claimsToAddOrOverride"] == {"tenant_id": "tenant-a", "roles": ["editor"]}
 
 
 @pytest.mark.parametrize("identities", ["not json", "{}", "[]", '[{"providerName":"Okta"},{"providerName":"Google"}]'])
 def test_malformed_identities_never_grant_a_tenant(monkeypatch, identities):
-    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
+    monkeypatch.setenv("FEDERATED_TENANTS", OIDC_TENANTS)
     e = federated_event()
     e["request"]["userAttributes"]["identities"] = identities
-    with pytest.raises(handler.MissingTenantError):
-        handler.lambda_handler(e, None)
+    assert details(e, okta_directory())["accessTokenGeneration"]["claimsToAddOrOverride"] == {"roles": []}
 
 
 def test_a_native_users_immutable_tenant_wins_over_any_provider(monkeypatch):
-    monkeypatch.setenv("FEDERATED_TENANTS", FEDERATED_TENANTS)
+    monkeypatch.setenv("FEDERATED_TENANTS", OIDC_TENANTS)
     e = federated_event(attributes={"custom:tenant_id": "tenant-a"})
-    assert details(e)["idTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "tenant-a"
-
-
-def test_no_federated_tenants_configured_means_federated_users_get_no_tokens(monkeypatch):
-    monkeypatch.delenv("FEDERATED_TENANTS", raising=False)
-    with pytest.raises(handler.MissingTenantError):
-        handler.lambda_handler(federated_event(), None)
+    assert details(e, okta_directory())["idTokenGeneration"]["claimsToAddOrOverride"]["tenant_id"] == "tenant-a"
 
 
 def test_the_event_is_returned_with_only_the_response_filled_in():
     e = event(groups=["viewer"])
-    result = handler.lambda_handler(copy.deepcopy(e), None)
+    result = handler.lambda_handler(copy.deepcopy(e), None, FakeDirectory())
     assert {k: v for k, v in result.items() if k != "response"} == {k: v for k, v in e.items() if k != "response"}
     assert set(result["response"]["claimsAndScopeOverrideDetails"]) == {"idTokenGeneration", "accessTokenGeneration"}
+
+
+# ---------------------------------------------------------------------- the real lookups, against moto
+
+
+def test_the_aws_directory_reads_the_tenants_table_and_caches_the_clients_scopes(monkeypatch):
+    import boto3
+    from moto import mock_aws
+
+    from shared import tenants
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb")
+        dynamodb.create_table(
+            TableName="tenants",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv(tenants.TABLE_ENV, "tenants")
+        tenants.tenants_table.cache_clear()
+        table = tenants.tenants_table()
+        table.create_tenant("tenant-a", "Tenant A")
+        table.add_member("tenant-a", sub="linked-sub", username="google_1", email=None, role="viewer")
+        cognito = boto3.client("cognito-idp")
+        pool = cognito.create_user_pool(PoolName="pool")["UserPool"]["Id"]
+        cognito.create_resource_server(
+            UserPoolId=pool,
+            Identifier=RESOURCE_SERVER,
+            Name="api",
+            Scopes=[{"ScopeName": "items.read", "ScopeDescription": "r"}],
+        )
+        client = cognito.create_user_pool_client(
+            UserPoolId=pool,
+            ClientName="alb",
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthFlowsUserPoolClient=True,
+            AllowedOAuthScopes=["openid", q(auth_contract.ITEMS_READ)],
+            CallbackURLs=["https://app.example/cb"],
+        )["UserPoolClient"]["ClientId"]
+
+        directory = handler.AwsDirectory()
+        assert directory.tenant_status("tenant-a") == auth_contract.TENANT_ACTIVE
+        assert directory.tenant_status("nope") is None
+        assert directory.linked_tenant("linked-sub") == "tenant-a"
+        assert directory.client_scopes(pool, client) == {"openid", q(auth_contract.ITEMS_READ)}
+        cognito.update_user_pool_client(UserPoolId=pool, ClientId=client, AllowedOAuthScopes=["openid"])
+        assert directory.client_scopes(pool, client) == {"openid", q(auth_contract.ITEMS_READ)}  # cached
+        tenants.tenants_table.cache_clear()

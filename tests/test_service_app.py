@@ -282,6 +282,15 @@ def test_api_refusals_and_errors_are_passed_on_without_details(client, signer, a
     assert "internal detail" not in response.get_data(as_text=True)
 
 
+def test_a_user_the_api_refuses_is_told_their_account_waits_for_an_invitation(client, signer, api):
+    """Every tenant role may read items through this app: a 403 means no tenant yet (issue #13.5)."""
+    api.status, api.body = 403, {"message": "Forbidden"}
+    page = client.get("/items", headers=signed_in(signer))
+    assert page.status_code == 403
+    assert "waiting for an invitation" in page.get_data(as_text=True)
+    assert "waiting for an invitation" in client.get("/app-api/items", headers=signed_in(signer)).get_json()["message"]
+
+
 def test_api_that_does_not_answer_is_a_502(signer, key_server, api):
     api.stop()
     client = create_app(make_settings(key_server, api.url)).test_client()

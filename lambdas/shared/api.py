@@ -43,6 +43,10 @@ class NotFound(ApiError):
     status = HTTPStatus.NOT_FOUND
 
 
+class Conflict(ApiError):
+    status = HTTPStatus.CONFLICT
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=int(status),

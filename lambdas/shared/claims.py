@@ -59,7 +59,18 @@ class Identity:
 
     @property
     def is_admin(self) -> bool:
+        """A TENANT admin: administers `tenant` only."""
         return auth_contract.ADMIN in self.roles
+
+    @property
+    def is_operator(self) -> bool:
+        """A platform operator: the role and its scope (both, so neither alone grants anything)."""
+        return auth_contract.PLATFORM_OPERATOR in self.roles and auth_contract.PLATFORM_SCOPE in self.scopes
+
+    def may_act_on_tenant(self, tenant: str) -> bool:
+        """Whether this caller may act on `tenant` at all: its own tenant, or any for an operator.
+        What it may do there is the route's and the handler's role check."""
+        return self.is_operator or (self.tenant is not None and tenant == self.tenant)
 
     @property
     def is_access_token(self) -> bool:

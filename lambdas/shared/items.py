@@ -68,7 +68,7 @@ def _user_tenant(identity: Identity, scope: str, roles: tuple[str, ...]) -> str:
 
 
 def reader_tenant(identity: Identity) -> str:
-    return _user_tenant(identity, auth_contract.ITEMS_READ, auth_contract.ROLES)
+    return _user_tenant(identity, auth_contract.ITEMS_READ, auth_contract.TENANT_ROLES)
 
 
 def writer_tenant(identity: Identity) -> str:

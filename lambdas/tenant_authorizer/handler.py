@@ -1,9 +1,11 @@
 """Lambda authorizer (HTTP API, payload 2.0, simple responses) for the `/tenants/{tenantId}/...` routes.
 
 Allows a request when its bearer token is a valid access token of an allowed client (see
-verifier.py), carries the items.read scope and a tenant, and `{tenantId}` in the path equals
-that tenant, unless the caller has the admin role. Any other outcome, including every error,
-is `{"isAuthorized": false}` (API Gateway answers 403): this function never raises.
+verifier.py) and either carries the items.read scope and a tenant equal to `{tenantId}` in the
+path (every tenant role, the tenant `admin` included, reaches its own tenant only), or is a
+platform operator's (role `platform_operator` and scope `platform.admin`), who may reach any
+tenant. Any other outcome, including every error, is `{"isAuthorized": false}` (API Gateway
+answers 403): this function never raises.
 
 The context it returns is what the backend's claims module reads: `tenant`, `roles` and `scopes`
 (space-separated), `sub`, `client_id`, `username`, `token_use`. API Gateway caches the answer
@@ -60,24 +62,33 @@ def bearer_token(event: dict[str, Any]) -> str:
 
 
 def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str | None) -> dict[str, Any]:
-    """The simple response for verified `claims` on this request's path."""
-    tenant = claims.get(auth_contract.TENANT_CLAIM)
-    if not is_tenant_id(tenant):
-        raise Refused("token has no usable tenant")
+    """The simple response for verified `claims` on this request's path.
+
+    The tenant-path rule: a tenant's member (items.read and a tenant claim) may reach their own
+    tenant's path only, whatever their role (a tenant admin administers their own tenant only); a
+    platform operator (the role AND the platform.admin scope) may reach any tenant's path.
+    """
     roles = [role for role in parse_list(claims.get(auth_contract.ROLES_CLAIM), "roles") if role in auth_contract.ROLES]
     scopes = parse_list(claims.get("scope"), "scope")
-    if REQUIRED_SCOPE not in {short_scope(scope, resource_server) for scope in scopes}:
-        raise Refused("token lacks the required scope")
+    granted = {short_scope(scope, resource_server) for scope in scopes}
     path_tenant = (event.get("pathParameters") or {}).get(TENANT_PATH_PARAMETER)
     if not is_tenant_id(path_tenant):
         raise Refused("no usable tenant in the path")
-    if path_tenant != tenant and auth_contract.ADMIN not in roles:
-        raise Refused("tenant in path is not the token's tenant")
+    tenant = claims.get(auth_contract.TENANT_CLAIM)
+    if auth_contract.PLATFORM_OPERATOR in roles and auth_contract.PLATFORM_SCOPE in granted:
+        tenant = None  # operators have no tenant of their own: the path names the one they act on
+    else:
+        if not is_tenant_id(tenant):
+            raise Refused("token has no usable tenant")
+        if REQUIRED_SCOPE not in granted:
+            raise Refused("token lacks the required scope")
+        if path_tenant != tenant:
+            raise Refused("tenant in path is not the token's tenant")
     username = claims.get("username")
     return {
         "isAuthorized": True,
         "context": {
-            "tenant": tenant,
+            "tenant": tenant or "",
             "roles": " ".join(roles),
             "scopes": " ".join(scopes),
             "sub": claims["sub"],

@@ -18,12 +18,15 @@ app = create_app(logger)
 
 
 def summary(identity: Identity, table: ItemsTable, tenant: str) -> dict[str, Any]:
-    """The authorizer already applied the tenant-in-path rule; it is checked again here."""
-    if not identity.is_access_token or identity.is_machine or not identity.has_scope(auth_contract.ITEMS_READ):
+    """The authorizer already applied the tenant-in-path rule; it is checked again here: a member
+    of the tenant (any role, the tenant admin included) or a platform operator."""
+    if not identity.is_access_token or identity.is_machine:
+        raise Forbidden("Forbidden")
+    if not (identity.is_operator or identity.has_scope(auth_contract.ITEMS_READ)):
         raise Forbidden("Forbidden")
     if not is_tenant_id(tenant):
         raise NotFound("Not found")
-    if tenant != identity.tenant and not identity.is_admin:
+    if not identity.may_act_on_tenant(tenant):
         raise Forbidden("Forbidden")
     return {"tenant": tenant, "items": table.count(tenant, ITEM_PREFIX), "events": table.count(tenant, EVENT_PREFIX)}
 

@@ -65,6 +65,33 @@ class DeployedStack:
     users: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
     tenant_clients: dict[str, dict[str, Any]] = field(default_factory=dict)
 
+    def ensure_tenants(self, tenants: tuple[str, ...], dynamodb: Any = None) -> None:
+        """The scenario's tenants exist and are active in the tenants table (users of a tenant the
+        table does not know get no tokens). Written directly, with the suite's AWS credentials, as
+        an operator's `tenants create` would; an existing tenant is left as it is."""
+        if not self.deployment.tenants_table:
+            raise AssertionError("the identity stack has no TenantsTableName output: deploy the current stacks")
+        import boto3
+        from botocore.exceptions import ClientError
+
+        client = dynamodb or boto3.client("dynamodb", region_name=self.deployment.region)
+        for tenant in tenants:
+            try:
+                client.put_item(
+                    TableName=self.deployment.tenants_table,
+                    Item={
+                        auth_contract.TABLE_PARTITION_KEY: {"S": f"{auth_contract.TENANT_KEY_PREFIX}{tenant}"},
+                        auth_contract.TABLE_SORT_KEY: {"S": auth_contract.TENANT_PROFILE_SORT_KEY},
+                        "display_name": {"S": tenant},
+                        "status": {"S": auth_contract.TENANT_ACTIVE},
+                    },
+                    ConditionExpression="attribute_not_exists(#pk)",
+                    ExpressionAttributeNames={"#pk": auth_contract.TABLE_PARTITION_KEY},
+                )
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+
     def create_user(self, *, tenant: str, role: str, email: str) -> dict[str, str]:
         """A confirmed user with a verified e-mail, the tenant attribute (set by an admin: no
         client may write it) and one role group."""

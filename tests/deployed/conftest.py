@@ -44,8 +44,9 @@ def stack(deployment: Deployment) -> Iterator[DeployedStack]:
     deployed = DeployedStack(deployment=deployment, cognito=cognito, machine_secret=machine["ClientSecret"])
     run = uuid.uuid4().hex[:10]
     try:
+        deployed.ensure_tenants(TENANTS)
         for tenant in TENANTS:
-            for role in auth_contract.ROLES:
+            for role in auth_contract.TENANT_ROLES:
                 deployed.create_user(tenant=tenant, role=role, email=f"deployed-{run}-{role}.{tenant}@example.com")
         for tenant in TENANTS:
             deployed.create_machine_client(tenant)

@@ -33,6 +33,7 @@ class Deployment:
     api_url: str  # ends with '/'
     web_url: str | None  # https://<web domain>, where the environment has a web stack
     alb_client_id: str | None
+    tenants_table: str | None = None  # the tenants table (TenantsTableName output)
     # For the checks of AWS behaviour the stacks rely on (test_deployed_aws_behaviour.py).
     web_cluster: str | None = None
     web_service: str | None = None
@@ -95,6 +96,7 @@ class Deployment:
             api_url=need("api", "ApiUrl"),
             web_url=web_url.rstrip("/") if isinstance(web_url, str) and web_url else None,
             alb_client_id=parts["identity"].get("AlbClientId"),
+            tenants_table=parts["identity"].get("TenantsTableName") or None,
             web_cluster=web.get("WebClusterName"),
             web_service=web.get("WebServiceName"),
             alarm_topic_arn=parts.get("monitoring", {}).get("AlarmTopicArn"),
