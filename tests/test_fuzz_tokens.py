@@ -15,15 +15,14 @@ import json
 import time
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tenant_authorizer.jwks import JwksCache as AuthorizerJwksCache
 from tenant_authorizer.verifier import AccessTokenVerifier, TokenError, VerifierSettings
 
 import auth_contract
+from jwtcheck.jwks import JwksCache
 from local.jwt_authorizer import JwksCache as GatewayJwksCache
 from local.jwt_authorizer import JwtAuthorizer, TokenRejected, token_from_identity
 from local.tokens import Clock
@@ -49,11 +48,6 @@ def _jwks(url: str, timeout: float) -> dict[str, Any]:
     return {"keys": [POOL_KEY.jwk()]}
 
 
-class _MemoryJwkClient(jwt.PyJWKClient):
-    def fetch_data(self) -> Any:
-        return _jwks(self.uri, 0)
-
-
 class _MemoryAlbKeys(AlbPublicKeys):
     def _fetch(self, url: str) -> ec.EllipticCurvePublicKey:
         if url.endswith(ALB_KID):
@@ -61,7 +55,7 @@ class _MemoryAlbKeys(AlbPublicKeys):
         raise AlbAuthError("no such key")
 
 
-_authorizer_cache = AuthorizerJwksCache(f"{ISSUER}/.well-known/jwks.json", fetch=_jwks)
+_authorizer_cache = JwksCache(f"{ISSUER}/.well-known/jwks.json", fetch=_jwks)
 LAMBDA_VERIFIER = AccessTokenVerifier(
     VerifierSettings(ISSUER, frozenset({CLIENT}), _authorizer_cache.url), _authorizer_cache
 )
@@ -73,7 +67,7 @@ MACHINE_VERIFIER = MachineTokenVerifier(
     jwks_url=f"{ISSUER}/.well-known/jwks.json",
     client_ids=(CLIENT,),
     required_scope=SCOPE,
-    jwk_client=_MemoryJwkClient(f"{ISSUER}/.well-known/jwks.json", cache_keys=True),
+    jwks=JwksCache(f"{ISSUER}/.well-known/jwks.json", fetch=_jwks),
 )
 ALB_VERIFIER = AlbTokenVerifier(
     alb_arn=TEST_ALB_ARN, issuer=ISSUER, client_id=CLIENT, keys=_MemoryAlbKeys("https://keys.example")
