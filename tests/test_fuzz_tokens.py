@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from typing import Any
 
@@ -23,6 +24,7 @@ from tenant_authorizer.verifier import AccessTokenVerifier, TokenError, Verifier
 
 import auth_contract
 from jwtcheck.jwks import JwksCache
+from jwtcheck.rules import MAX_NUMERIC_DATE
 from local.jwt_authorizer import JwksCache as GatewayJwksCache
 from local.jwt_authorizer import JwtAuthorizer, TokenRejected, token_from_identity
 from local.tokens import Clock
@@ -247,6 +249,79 @@ def test_validly_signed_bearer_tokens_with_arbitrary_header_and_claims_raise_onl
 def test_validly_signed_alb_tokens_with_arbitrary_header_and_claims_raise_only_the_rejection(header, claims):
     token = attacks.compact({**alb_header(), **header}, {"sub": "u1", **claims}, attacks.es256(ALB_KEY), pad=True)
     run("ALB verifier", token)
+
+
+# --------------------------------------------------------------------------- numeric dates
+
+NOW = int(time.time())
+# Near now (both sides of every comparison), anywhere, not finite, and not numbers at all.
+DATE_VALUES = (
+    st.integers(min_value=NOW - 1000, max_value=NOW + 1000)
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=NOW - 1000, max_value=NOW + 1000)
+    | st.integers(min_value=NOW - 1000, max_value=NOW + 1000).map(str)
+    | st.booleans()
+    | st.none()
+    | st.lists(st.integers(), max_size=2)
+)
+
+
+def _is_good_date(name: str, value: Any) -> bool:
+    """What every verifier may accept: a finite JSON number in range, on the right side of now."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        return False
+    now = time.time()
+    return value > now + 5 if name == "exp" else value <= now - 5
+
+
+def _borderline(value: Any) -> bool:
+    """A finite number within 5 s of now: the clock may move between building and checking."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return numeric and abs(value - time.time()) <= 5
+
+
+def _accepted(parser: str, token: str) -> bool:
+    """True when accepted, False when refused with the parser's own rejection (anything else raises)."""
+    verify, rejection = ALL_PARSERS[parser]
+    try:
+        verify(token)
+    except rejection:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("parser", list(BEARER_PARSERS))
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@FUZZ
+@given(value=DATE_VALUES)
+def test_a_bearer_date_is_accepted_only_as_a_finite_number_on_the_right_side_of_now(parser, name, value):
+    claims = {**genuine_claims(), "nbf": NOW - 60}
+    raw = attacks.with_raw_member(claims, name, json.dumps(value))  # json.dumps writes inf as Infinity
+    token = attacks.compact({"kid": POOL_KEY.kid, "alg": "RS256"}, raw, attacks.rs256(POOL_KEY.private_key))
+    accepted = _accepted(parser, token)
+    if accepted:
+        assert _is_good_date(name, value) or _borderline(value), (name, value)
+    elif _is_good_date(name, value):
+        pytest.fail(f"{name}={value!r} is a good date, yet the token was refused")
+
+
+@pytest.mark.parametrize("where", ["header exp", "payload exp", "payload nbf"])
+@FUZZ
+@given(value=DATE_VALUES)
+def test_an_alb_date_is_accepted_only_as_a_finite_number_on_the_right_side_of_now(where, value):
+    place, name = where.split()
+    header = attacks.with_raw_member(alb_header(), name, json.dumps(value)) if place == "header" else alb_header()
+    claims = {"sub": "u1"}
+    payload = attacks.with_raw_member(claims, name, json.dumps(value)) if place == "payload" else claims
+    token = attacks.compact(header, payload, attacks.es256(ALB_KEY), pad=True)
+    accepted = _accepted("ALB verifier", token)
+    if accepted:
+        assert _is_good_date(name, value) or _borderline(value), (where, value)
+    elif _is_good_date(name, value):
+        pytest.fail(f"{where}={value!r} is a good date, yet the token was refused")
 
 
 # --------------------------------------------------------------------------- the claims module
