@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from jwtcheck.fetch import FetchError, check_url, fetch_json
 
@@ -43,6 +44,7 @@ MAX_BACKOFF_SECONDS = 60.0
 MIN_RSA_BITS = 2048
 MAX_KID_LENGTH = 128
 MAX_KEYS = 32
+PRIVATE_MEMBERS = ("d", "p", "q", "dp", "dq", "qi", "oth")  # RFC 7518 section 6.3.2
 
 logger = logging.getLogger(__name__)
 
@@ -72,15 +74,14 @@ def _base64url(value: Any) -> bool:
 class _KeySetClient(jwt.PyJWKClient):
     """PyJWKClient with its caches off, fetching through `fetch` (deadline, size and JSON checks)."""
 
-    def __init__(self, url: str, fetch: Fetch, algorithms: Collection[str]) -> None:
+    def __init__(self, url: str, fetch: Callable[[str], Any], algorithms: Collection[str]) -> None:
         super().__init__(url, cache_keys=False, cache_jwk_set=False)
         self._fetch = fetch
         self._algorithms = frozenset(algorithms)
-        self.deadline = FETCH_DEADLINE_SECONDS
         self.algorithms_by_kid: dict[str, str | None] = {}
 
     def fetch_data(self) -> Any:
-        document = self._fetch(self.uri, self.deadline)
+        document = self._fetch(self.uri)
         if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
             raise FetchError("answer is not a key set")
         return {"keys": self._acceptable(document["keys"][:MAX_KEYS])}
@@ -98,6 +99,8 @@ class _KeySetClient(jwt.PyJWKClient):
                 continue
             if entry.get("use", "sig") != "sig" or not _base64url(entry.get("n")) or not _base64url(entry.get("e")):
                 continue
+            if any(member in entry for member in PRIVATE_MEMBERS):
+                continue  # a key set with private key material is not a public key set
             algorithm = entry.get("alg")
             if algorithm is not None and algorithm not in self._algorithms:
                 continue
@@ -200,7 +203,7 @@ class JwksCache:
     def _load(self) -> dict[str, _Key]:
         started = time.monotonic()
 
-        def fetch(url: str, _: float) -> Any:
+        def fetch(url: str) -> Any:
             left = self.deadline - (time.monotonic() - started)
             if left <= 0:
                 raise FetchError("no time left for the key set")
@@ -208,7 +211,7 @@ class JwksCache:
 
         url = self.url
         if self.discovery:
-            document = fetch(url, self.deadline)
+            document = fetch(url)
             url = document.get("jwks_uri") if isinstance(document, dict) else None
             if not isinstance(url, str):
                 raise FetchError("discovery document without a jwks_uri")
@@ -216,7 +219,7 @@ class JwksCache:
         keys: dict[str, _Key] = {}
         for jwk in client.get_signing_keys(refresh=True):
             kid = jwk.key_id
-            if not isinstance(kid, str) or jwk.key_type != "RSA":
+            if not isinstance(kid, str) or not isinstance(jwk.key, rsa.RSAPublicKey):
                 continue
             if jwk.key.key_size < MIN_RSA_BITS:
                 continue

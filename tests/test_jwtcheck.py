@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import jwt
 import pytest
 
 from jwtcheck.fetch import FetchError, check_url, fetch, fetch_json
@@ -350,11 +351,12 @@ def test_weak_encryption_and_wrong_algorithm_keys_are_never_used(key1):
             {"kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"},
             {**key1.jwk(), "kid": "twice"},
             {**key1.jwk(), "kid": "twice"},
+            {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key1.private_key)), "kid": "private"},
         ]
     }
     cache = cache_for(documents, clock)
     assert cache.key("k1", "RS256") is not None
-    for kid in ("weak", "enc", "rs512", "hs256", "hmac", "ec", "twice"):
+    for kid in ("weak", "enc", "rs512", "hs256", "hmac", "ec", "twice", "private"):
         with pytest.raises(KeyUnavailable):
             cache.key(kid, "RS256")
 
