@@ -23,7 +23,7 @@ BUILD_DIR = ROOT / ".build"
 JWTCHECK_DIR = ROOT / "jwtcheck"
 SHARED_SOURCES = (LAMBDAS_DIR / "shared", ROOT / "auth_contract", JWTCHECK_DIR)
 SERVICE_DIR = ROOT / "service"
-# Local tools stay out of the web app's image (as service/.dockerignore says for a plain build).
+# Local tools stay out of the web app's image (the files service/.dockerignore lists).
 SERVICE_LOCAL_ONLY = ("devtools.py", "devserver.py", ".dockerignore")
 LAYER_REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
 # The runtime the layer's wheels are chosen for: see PythonFunction.
