@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import ipaddress
 import json
 import socket
 import ssl
@@ -18,19 +19,29 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
-
 
 class FetchError(Exception):
     """No usable answer: unreachable, late, not a 200, too large, or not what was asked for."""
 
 
+def _is_loopback(host: str | None) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False
+
+
 def check_url(url: str) -> str:
     """https://, or plain http:// to a loopback address (local runs and tests)."""
-    parts = urlsplit(url) if isinstance(url, str) else None
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+    except ValueError:  # an unbalanced [ in the host
+        parts = None
     if parts is not None and parts.scheme == "https" and parts.hostname:
         return url
-    if parts is not None and parts.scheme == "http" and parts.hostname in LOOPBACK_HOSTS:
+    if parts is not None and parts.scheme == "http" and _is_loopback(parts.hostname):
         return url
     raise ValueError("key URL: must be https:// (or http:// to a loopback address)")
 

@@ -185,10 +185,35 @@ def test_an_unreachable_endpoint_is_a_fetch_error():
         fetch_json("http://127.0.0.1:9/jwks.json", 0.5)
 
 
-@pytest.mark.parametrize("url", ["http://example.com/jwks.json", "file:///etc/passwd", "ftp://127.0.0.1/x", "https://"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/jwks.json",
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/x",
+        "https://",
+        "http://10.0.0.1/jwks.json",
+        "http://127.0.0.1.example.com/jwks.json",
+        "http://[::1/jwks.json",
+        None,
+    ],
+)
 def test_key_urls_must_be_https_or_loopback(url):
     with pytest.raises(ValueError):
         check_url(url)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://cognito-idp.eu-west-1.amazonaws.com/p/.well-known/jwks.json",
+        "http://127.0.0.2:8788/p",
+        "http://[::1]:1/p",
+        "http://localhost/p",
+    ],
+)
+def test_https_and_every_loopback_address_are_key_urls(url):
+    assert check_url(url) == url
 
 
 # --------------------------------------------------------------------------- the JWKS cache
