@@ -5,6 +5,7 @@ service and the tests, and copied into every Lambda asset. Change a name here an
 every enforcement point follows.
 """
 
+import re
 from types import MappingProxyType
 
 # API scopes, defined on the user pool's resource server. In tokens they appear
@@ -69,12 +70,26 @@ TENANT_CLAIM = "tenant_id"
 ROLES_CLAIM = "roles"
 GROUPS_CLAIM = "cognito:groups"
 
+# What a tenant id is, wherever one appears: the config's federated tenants, the tenant attribute
+# (its max_len), the tenant claim, `{tenantId}` in paths and the table's partition keys. ASCII
+# letters, digits, '_' and '-' only: nothing that percent-encoding, case folding, Unicode
+# normalization or a path separator could turn into another tenant's id.
+TENANT_ID_MAX_LENGTH = 64
+TENANT_ID_PATTERN = rf"[A-Za-z0-9_-]{{1,{TENANT_ID_MAX_LENGTH}}}"
+TENANT_ID_RULE = f"1 to {TENANT_ID_MAX_LENGTH} ASCII letters, digits, '_' or '-'"
+TENANT_PATH_PARAMETER = "tenantId"  # the routes' `/tenants/{tenantId}/...`
+
 # User attributes an app client may write. Anything that grants rights (the tenant,
 # and groups, which are not attributes at all) is deliberately absent. `email` must be
 # writable: Cognito requires every client to be able to write the pool's required attributes
 # and the attributes its identity providers map; changing it needs a verification code.
 WRITABLE_ATTRIBUTES = ("email", "name", "given_name", "family_name", "locale", "zoneinfo")
 READABLE_ATTRIBUTES = (*WRITABLE_ATTRIBUTES, "email_verified", TENANT_ATTRIBUTE_CLAIM)
+
+
+def is_tenant_id(value) -> bool:
+    """Whether `value` is a tenant id (TENANT_ID_RULE)."""
+    return isinstance(value, str) and re.fullmatch(TENANT_ID_PATTERN, value) is not None
 
 
 def qualified_scope(resource_server: str, scope: str) -> str:
@@ -102,5 +117,3 @@ CLIENT_TENANT_SORT_KEY = "TENANT"
 USER_TENANT_SORT_KEY = "TENANT"  # `USER#<sub>` / `TENANT`: the tenant a user is a member of
 TENANT_ACTIVE = "active"
 TENANT_SUSPENDED = "suspended"
-# What a tenant id may be: config (an OIDC provider's tenant) and the tenant-admin API both check it.
-TENANT_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"

@@ -28,7 +28,7 @@ from local.events import (
     lambda_authorizer_event,
     request_context,
 )
-from local.httpserver import MAX_HEADER_BYTES, Handler, LocalServer, RequestTooLarge
+from local.httpserver import DEFAULT_BACKLOG, MAX_HEADER_BYTES, Handler, LocalServer, RequestTooLarge
 from local.intrinsics import Resolver, StackValues, TemplateError
 from local.jwt_authorizer import (
     JwksCache,
@@ -648,10 +648,28 @@ class GatewayHandler(Handler):
         self.send(response.status, response.body, response.headers)
 
 
-def gateway_server(host: str, port: int, gateway: Gateway | None = None) -> LocalServer:
-    """A server for one API, bound now; `serve(server, gateway)` gives it the API when that is built."""
+def gateway_server(
+    host: str, port: int, gateway: Gateway | None = None, *, backlog: int = DEFAULT_BACKLOG
+) -> LocalServer:
+    """A server for one API, bound now; `serve(server, gateway)` gives it the API when that is built.
+
+    `backlog`: at least the API stage's burst limit (`stage_burst_limit`), so that a burst API
+    Gateway would take is not reset by the listen queue.
+    """
     handler = type("BoundGatewayHandler", (GatewayHandler,), {"gateway": gateway})
-    return LocalServer(host, port, handler)
+    return LocalServer(host, port, handler, backlog=backlog)
+
+
+def stage_burst_limit(stack: StackValues, api_logical_id: str) -> int:
+    """The largest ThrottlingBurstLimit among the API's stages (0 when none is set)."""
+    limits = [0]
+    for resource in stack.resources_of_type("AWS::ApiGatewayV2::Stage").values():
+        props = resource.get("Properties") or {}
+        if props.get("ApiId") != {"Ref": api_logical_id}:
+            continue
+        routes = [props.get("DefaultRouteSettings") or {}, *(props.get("RouteSettings") or {}).values()]
+        limits += [int(r["ThrottlingBurstLimit"]) for r in routes if isinstance(r.get("ThrottlingBurstLimit"), int)]
+    return max(limits)
 
 
 def serve(server: LocalServer, gateway: Gateway) -> None:

@@ -1,4 +1,11 @@
-"""The small HTTP server under the local issuer and gateway: standard library only, one thread per request."""
+"""The small HTTP server under the local issuer and gateway: standard library only, one thread per connection.
+
+Python's servers listen with a backlog of 5: a burst of simultaneous clients overflows it, and
+the kernel drops or resets the surplus connections (clients see resets and one-second SYN
+retries). These listen with a backlog of at least DEFAULT_BACKLOG, more when the API's stage
+allows a larger burst (local/stack.py), and start a thread for every accepted connection (no
+pool limit to queue behind).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +19,9 @@ logger = logging.getLogger(__name__)
 
 # API Gateway's limit for the request line plus headers; bodies have their own limits.
 MAX_HEADER_BYTES = 10_240
+# Above every environment's API throttle_burst in cdk.json (tests/test_local_concurrency.py);
+# Linux caps a listen backlog at net.core.somaxconn (4096 by default since kernel 5.4).
+DEFAULT_BACKLOG = 1024
 
 
 class RequestTooLarge(Exception):
@@ -24,7 +34,11 @@ class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, handler: type[BaseHTTPRequestHandler]) -> None:
+    def __init__(
+        self, host: str, port: int, handler: type[BaseHTTPRequestHandler], *, backlog: int = DEFAULT_BACKLOG
+    ) -> None:
+        # socketserver passes request_queue_size to listen() while binding, inside __init__.
+        self.request_queue_size = max(backlog, DEFAULT_BACKLOG)
         super().__init__((host, port), handler)
         self._thread: threading.Thread | None = None
 

@@ -66,6 +66,10 @@ AMZ_JSON = "application/x-amz-json-1.1"
 OIDC_SCOPES = ("openid", "email", "phone", "profile", SDK_SCOPE)
 SESSION_SECONDS = 180
 CODE_SECONDS = 300
+# Attribute verification codes stay valid for 24 hours (Cognito developer guide, "Verifying
+# updates to email addresses and phone numbers").
+VERIFICATION_CODE_SECONDS = 24 * 3600
+VERIFIED_FLAGS = {"email": "email_verified", "phone_number": "phone_number_verified"}
 
 
 class CognitoError(Exception):
@@ -143,12 +147,23 @@ class Invitation:
 
 
 @dataclass
+class PendingAttribute:
+    """A new email or phone number waiting for its verification code."""
+
+    value: str
+    code: str
+    expires_at: float
+
+
+@dataclass
 class IssuerState:
     refresh_tokens: dict[str, RefreshRecord] = field(default_factory=dict)
     revoked_origins: set[str] = field(default_factory=set)
     sessions: dict[str, AuthSession] = field(default_factory=dict)
     codes: dict[str, AuthorizationCode] = field(default_factory=dict)
     outbox: list[Invitation] = field(default_factory=list)
+    # (pool id, username, attribute name) -> the value waiting for VerifyUserAttribute
+    pending_attributes: dict[tuple[str, str, str], PendingAttribute] = field(default_factory=dict)
 
 
 class Issuer:
@@ -221,6 +236,8 @@ class Issuer:
             "AdminUserGlobalSignOut": self.admin_user_global_sign_out,
             "GetUser": self.get_user,
             "UpdateUserAttributes": self.update_user_attributes,
+            "VerifyUserAttribute": self.verify_user_attribute,
+            "AdminUpdateUserAttributes": self.admin_update_user_attributes,
             "ChangePassword": self.change_password,
             "SignUp": self.check_sign_up,
             "AddUserPoolClientSecret": self.add_client_secret,
@@ -362,9 +379,16 @@ class Issuer:
         except DirectoryError as error:
             raise self._sign_in_failed(client, error) from None
         user = self.directory.user(client.pool_id, username)
+        self._require_confirmed(user)
         if "AuthenticationResult" in answer:
             return self._signed_in(client, user, "TokenGeneration_Authentication")
         return self._challenge(client, user, answer["ChallengeName"], moto_session=answer.get("Session"))
+
+    @staticmethod
+    def _require_confirmed(user: User) -> None:
+        # moto hands an unconfirmed user tokens; Cognito answers the right password with this.
+        if user.status == "UNCONFIRMED":
+            raise CognitoError("UserNotConfirmedException", "User is not confirmed.")
 
     def _start_srp(self, client: AppClient, auth: Mapping[str, str]) -> dict[str, Any]:
         given = auth.get("USERNAME") or ""
@@ -375,8 +399,7 @@ class Issuer:
             raise self._sign_in_failed(client, error) from None
         if not user.enabled:
             raise CognitoError("NotAuthorizedException", "User is disabled.")
-        if user.status == "UNCONFIRMED":
-            raise CognitoError("UserNotConfirmedException", "User is not confirmed.")
+        self._require_confirmed(user)
         password = self.directory.password_of(client.pool_id, user.username)
         if password is None:
             raise CognitoError("InvalidParameterException", "SRP needs moto running in the issuer's process")
@@ -680,12 +703,83 @@ class Issuer:
         }
 
     def update_user_attributes(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A user's own update. A new email or phone number needs its code (VerifyUserAttribute): when the
+        pool lists it in AttributesRequireVerificationBeforeUpdate the old value stays until then;
+        otherwise the new value applies at once, marked unverified (Cognito developer guide,
+        "Verifying updates to email addresses and phone numbers")."""
         claims = self.verify_access_token(params.get("AccessToken") or "")
         client = self.directory.client(claims["client_id"])
         attributes = params.get("UserAttributes") or []
-        self._check_writable(client, [item.get("Name", "") for item in attributes])
-        self.directory.update_attributes(client.pool_id, claims["username"], attributes)
-        return {"CodeDeliveryDetailsList": []}
+        names = [item.get("Name", "") for item in attributes]
+        self._check_writable(client, names)
+        pool = self.directory.pool(client.pool_id)
+        self._check_mutable(pool, names)
+        held = set(
+            (pool.get("UserAttributeUpdateSettings") or {}).get("AttributesRequireVerificationBeforeUpdate") or ()
+        )
+        user = self.directory.user(client.pool_id, claims["username"])
+        now_applied: list[dict[str, str]] = []
+        deliveries: list[dict[str, str]] = []
+        for item in attributes:
+            name, value = item.get("Name", ""), item.get("Value", "")
+            if name not in VERIFIED_FLAGS or value == user.attributes.get(name):
+                now_applied.append(item)
+                continue
+            deliveries.append(self._send_verification_code(client.pool_id, user.username, name, value))
+            if name not in held:
+                now_applied += [item, {"Name": VERIFIED_FLAGS[name], "Value": "false"}]
+        if now_applied:
+            self.directory.update_attributes(client.pool_id, user.username, now_applied)
+        return {"CodeDeliveryDetailsList": deliveries}
+
+    def _send_verification_code(self, pool_id: str, username: str, name: str, value: str) -> dict[str, str]:
+        """Keeps a code for the new value; `make local` sends no mail, so the code goes to the log."""
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        with self._lock:
+            self.state.pending_attributes[(pool_id, username, name)] = PendingAttribute(
+                value=value, code=code, expires_at=self.clock.time() + VERIFICATION_CODE_SECONDS
+            )
+        logger.warning("verification code for %s of user %s in %s: %s", name, username, pool_id, code)
+        local_part, _, domain = value.partition("@")
+        destination = f"{local_part[:1]}***@{domain}" if domain else f"+******{value[-4:]}"
+        medium = "EMAIL" if name == "email" else "SMS"
+        return {"Destination": destination, "DeliveryMedium": medium, "AttributeName": name}
+
+    def verify_user_attribute(self, params: dict[str, Any]) -> dict[str, Any]:
+        claims = self.verify_access_token(params.get("AccessToken") or "")
+        pool_id = claims["iss"].rsplit("/", 1)[-1]
+        name = params.get("AttributeName") or ""
+        key = (pool_id, claims["username"], name)
+        with self._lock:
+            pending = self.state.pending_attributes.get(key)
+            if pending is None or not hmac.compare_digest(str(params.get("Code") or ""), pending.code):
+                raise CognitoError("CodeMismatchException", "Invalid verification code provided, please try again.")
+            if pending.expires_at < self.clock.time():
+                raise CognitoError("ExpiredCodeException", "Invalid code provided, please request a code again.")
+            del self.state.pending_attributes[key]
+        self.directory.update_attributes(
+            pool_id,
+            claims["username"],
+            [{"Name": name, "Value": pending.value}, {"Name": VERIFIED_FLAGS[name], "Value": "true"}],
+        )
+        return {}
+
+    def admin_update_user_attributes(self, params: dict[str, Any]) -> None:
+        """moto rewrites an immutable attribute; Cognito refuses. The rest passes through to moto."""
+        pool = self.directory.pool(params.get("UserPoolId") or "")
+        self._check_mutable(pool, [item.get("Name", "") for item in params.get("UserAttributes") or []])
+        return None
+
+    @staticmethod
+    def _check_mutable(pool: Mapping[str, Any], names: list[str]) -> None:
+        # "Working with user attributes": an immutable attribute is set when the user is created
+        # and can never be changed afterwards, by the user or by an administrator.
+        immutable = {item.get("Name") for item in pool.get("SchemaAttributes") or [] if item.get("Mutable") is False}
+        refused = [name for name in names if name in immutable]
+        if refused:
+            raise CognitoError(
+                "InvalidParameterException", "\n".join(f"user.{name}: Attribute cannot be updated." for name in refused)
+            )
 
     def change_password(self, params: dict[str, Any]) -> dict[str, Any]:
         claims = self.verify_access_token(params.get("AccessToken") or "")
@@ -912,6 +1006,7 @@ class Issuer:
                 "NotAuthorizedException", f"{answer.get('ChallengeName')} is not supported by the local hosted UI"
             )
         user = self.directory.user(client.pool_id, pool_username)
+        self._require_confirmed(user)
         code = str(uuid.uuid4())
         with self._lock:
             self.state.codes[code] = AuthorizationCode(

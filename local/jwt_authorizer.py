@@ -9,22 +9,22 @@ issuer's OpenID discovery document); only RSA algorithms; `iss` equal to the con
 
 from __future__ import annotations
 
-import json
 import threading
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
-from jwt.algorithms import RSAAlgorithm
 
+from jwtcheck.fetch import fetch_json
+from jwtcheck.jwks import FETCH_DEADLINE_SECONDS, PENALTY_SECONDS, KeyUnavailable
+from jwtcheck.jwks import JwksCache as KeySetCache
+from jwtcheck.rules import ClaimRuleError, check_audience, check_times, scope_list
 from local.tokens import Clock
 
 RSA_ALGORITHMS = ("RS256", "RS384", "RS512")
-JWKS_TTL_SECONDS = 7200
-JWKS_TIMEOUT_SECONDS = 1.5
-UNKNOWN_KID_REFETCH_SECONDS = 10
+JWKS_TIMEOUT_SECONDS = FETCH_DEADLINE_SECONDS
+UNKNOWN_KID_REFETCH_SECONDS = PENALTY_SECONDS
 MAX_TOKEN_BYTES = 8192
 
 
@@ -36,44 +36,37 @@ class TokenRejected(Exception):
         self.description = description
 
 
-def _fetch_json(url: str, timeout: float) -> Any:
-    if not url.startswith(("http://", "https://")):
-        raise ValueError("not an http(s) URL")
-    with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-        return json.loads(response.read(1_048_576))
-
-
 class JwksCache:
-    """Each issuer's keys, from `{issuer}/.well-known/openid-configuration` → `jwks_uri`, cached."""
+    """Each issuer's keys, from `{issuer}/.well-known/openid-configuration` → `jwks_uri`.
 
-    def __init__(self, clock: Clock, fetch: Callable[[str, float], Any] = _fetch_json) -> None:
+    One shared JWKS cache (jwtcheck/jwks.py) per issuer, on the gateway's clock (so that moving
+    the clock forward in tests moves the cache's windows too).
+    """
+
+    def __init__(self, clock: Clock, fetch: Callable[[str, float], Any] = fetch_json) -> None:
         self.clock = clock
         self.fetch = fetch
-        self._keys: dict[str, tuple[float, dict[str, Any]]] = {}
-        self._last_refetch: dict[str, float] = {}
+        self._caches: dict[str, KeySetCache] = {}
         self._lock = threading.Lock()
 
-    def key(self, issuer: str, kid: str) -> dict[str, Any] | None:
-        now = self.clock.time()
+    def for_issuer(self, issuer: str) -> KeySetCache:
         with self._lock:
-            cached = self._keys.get(issuer)
-            if cached is None or cached[0] <= now:
-                cached = self._load(issuer, now)
-            elif kid not in cached[1] and now - self._last_refetch.get(issuer, 0) >= UNKNOWN_KID_REFETCH_SECONDS:
-                self._last_refetch[issuer] = now
-                cached = self._load(issuer, now)
-        return cached[1].get(kid) if cached else None
+            cache = self._caches.get(issuer)
+            if cache is None:
+                cache = KeySetCache(
+                    f"{issuer.rstrip('/')}/.well-known/openid-configuration",
+                    discovery=True,
+                    algorithms=RSA_ALGORITHMS,
+                    deadline=JWKS_TIMEOUT_SECONDS,
+                    fetch=lambda url, seconds: self.fetch(url, seconds),
+                    clock=self.clock.time,
+                )
+                self._caches[issuer] = cache
+            return cache
 
-    def _load(self, issuer: str, now: float) -> tuple[float, dict[str, Any]] | None:
-        try:
-            discovery = self.fetch(f"{issuer.rstrip('/')}/.well-known/openid-configuration", JWKS_TIMEOUT_SECONDS)
-            jwks = self.fetch(str(discovery["jwks_uri"]), JWKS_TIMEOUT_SECONDS)
-            keys = {str(key["kid"]): key for key in jwks.get("keys", []) if isinstance(key, dict) and "kid" in key}
-        except Exception:  # noqa: BLE001 - a failed fetch keeps the keys already known, if any
-            return self._keys.get(issuer)
-        entry = (now + JWKS_TTL_SECONDS, keys)
-        self._keys[issuer] = entry
-        return entry
+    def key(self, issuer: str, kid: Any, algorithm: str) -> Any:
+        """The issuer's public key for this `kid` and `alg`; KeyUnavailable if there is none now."""
+        return self.for_issuer(issuer).key(kid, algorithm)
 
 
 def token_from_identity(value: str | None) -> str:
@@ -93,7 +86,7 @@ def token_scopes(claims: Mapping[str, Any]) -> list[str]:
     for name in ("scope", "scp"):
         value = claims.get(name)
         if isinstance(value, str):
-            return value.split()
+            return list(scope_list(value))  # single spaces only (RFC 6749 section 3.3)
         if isinstance(value, list):
             return [str(item) for item in value]
     return []
@@ -123,12 +116,11 @@ class JwtAuthorizer:
         algorithm = header.get("alg")
         if algorithm not in RSA_ALGORITHMS:
             raise TokenRejected("the signing method is not supported")
-        kid = header.get("kid")
-        jwk = self.jwks.key(self.issuer, kid) if isinstance(kid, str) else None
-        if jwk is None or jwk.get("kty") != "RSA":
-            raise TokenRejected("the signing key was not found")
         try:
-            public_key = RSAAlgorithm.from_jwk(jwk)
+            public_key = self.jwks.key(self.issuer, header.get("kid"), algorithm)
+        except KeyUnavailable:
+            raise TokenRejected("the signing key was not found") from None
+        try:
             claims = jwt.decode(
                 token,
                 public_key,
@@ -139,6 +131,7 @@ class JwtAuthorizer:
                     "verify_iat": False,
                     "verify_aud": False,
                     "verify_iss": False,
+                    "enforce_minimum_key_length": True,
                 },
             )
         except (jwt.PyJWTError, ValueError, TypeError):
@@ -150,24 +143,24 @@ class JwtAuthorizer:
         now = self.jwks.clock.time()
         if claims.get("iss") != self.issuer:
             raise TokenRejected("the issuer is invalid")
-        audience = claims.get("aud") if "aud" in claims else claims.get("client_id")
-        audiences = audience if isinstance(audience, list) else [audience]
-        if not any(isinstance(value, str) and value in self.audience for value in audiences):
-            raise TokenRejected("the audience is invalid")
-        exp = _number(claims.get("exp"))
-        if exp is None or exp <= now:
-            raise TokenRejected("the token has expired")
-        for name in ("nbf", "iat"):
-            if name in claims:
-                value = _number(claims[name])
-                if value is None or value > now:
-                    raise TokenRejected(f"the token is not valid yet ({name})")
+        try:
+            check_audience(claims, self.audience)
+        except ClaimRuleError:
+            raise TokenRejected("the audience is invalid") from None
+        try:
+            check_times(claims, now, required=("exp",))
+        except ClaimRuleError as error:
+            raise TokenRejected(_date_description(str(error))) from None
 
 
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    return float(value)
+def _date_description(reason: str) -> str:
+    """API Gateway's wording for a date the shared rule refused (`exp: expired`, `nbf: in the future`)."""
+    name, _, problem = reason.partition(": ")
+    if name == "exp" and problem in ("expired", "missing"):
+        return "the token has expired"
+    if problem == "in the future":
+        return f"the token is not valid yet ({name})"
+    return f"the token's {name} claim is invalid"
 
 
 def scopes_allowed(route_scopes: Sequence[str], claims: Mapping[str, Any]) -> bool:

@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 
 from local.directory import UserDirectory, moto_federated_user_writer, moto_password_reader
-from local.gateway import Gateway, HttpApi, gateway_server, http_apis_from_template, serve
+from local.gateway import Gateway, HttpApi, gateway_server, http_apis_from_template, serve, stage_burst_limit
 from local.httpserver import LocalServer
 from local.intrinsics import Resolver, StackValues
 from local.issuer import Issuer, issuer_server
@@ -129,7 +129,8 @@ class LocalStack:
         for values in self.stacks.values():
             api_ids = list(values.resources_of_type("AWS::ApiGatewayV2::Api"))
             for logical_id in api_ids:
-                server = gateway_server(self.host, self.api_port if first else 0)
+                backlog = stage_burst_limit(values, logical_id)
+                server = gateway_server(self.host, self.api_port if first else 0, backlog=backlog)
                 first = False
                 self.api_servers[logical_id] = server
                 self._servers.append(server)

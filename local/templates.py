@@ -82,15 +82,22 @@ def from_stage(env: str, stage: Any, templates: dict[str, dict[str, Any]]) -> As
 
 
 def synthesize(env: str) -> Assembly:
-    """Synthesizes the app for `env` the way `cdk synth` does (cdk-nag included) and returns its templates."""
+    """Synthesizes the app for `env` the way `cdk synth` does (cdk-nag included) and returns its templates.
+
+    The cloud assembly (~20 MB with its staged assets) goes to a temporary folder that is removed
+    once the templates are read, also when synth fails or is interrupted.
+    """
     from stacks.app_builder import build_app  # imported here: the CDK and jsii load only when needed
 
-    outdir = tempfile.mkdtemp(prefix=f"cdk-local-{env}-")
-    app, stage = build_app({"env": env}, outdir=outdir)
-    cloud_assembly = app.synth()
-    nested = cloud_assembly.get_nested_assembly(f"assembly-{stage.stage_name}")
-    templates = {stack.node.id: nested.get_stack_artifact(stack.artifact_id).template for stack in stage.stacks}
-    return from_stage(env, stage, templates)
+    with tempfile.TemporaryDirectory(prefix=f"cdk-local-{env}-") as outdir:
+        app, stage = build_app({"env": env}, outdir=outdir)
+        cloud_assembly = app.synth()
+        nested = cloud_assembly.get_nested_assembly(f"assembly-{stage.stage_name}")
+        templates = {
+            stack.node.id: json.loads(json.dumps(nested.get_stack_artifact(stack.artifact_id).template))
+            for stack in stage.stacks
+        }
+        return from_stage(env, stage, templates)
 
 
 def synthesize_in_child(env: str) -> Assembly:

@@ -13,12 +13,9 @@ raises `AlbAuthError`, whose message is for logs only: callers answer with a gen
 
 from __future__ import annotations
 
-import http.client
 import re
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -26,6 +23,9 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
+
+from jwtcheck.fetch import FetchError, fetch
+from jwtcheck.rules import ClaimRuleError, check_times, numeric_date
 
 ALGORITHM = "ES256"
 # ALB key ids are UUIDs; nothing else may reach the key URL (no '/', '..', '?', '%', ...).
@@ -61,16 +61,6 @@ def region_of(alb_arn: str) -> str:
     if match is None:
         raise ValueError(f"not an Application Load Balancer ARN: {alb_arn!r}")
     return match.group("region")
-
-
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """The key URL is fixed: a redirect elsewhere is refused, not followed."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        raise urllib.error.HTTPError(req.full_url, code, "redirect refused", headers, fp)
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
 
 
 class AlbPublicKeys:
@@ -133,18 +123,13 @@ class AlbPublicKeys:
             return key
 
     def _fetch(self, url: str) -> ec.EllipticCurvePublicKey:
-        request = urllib.request.Request(url, headers={"Accept": "application/x-pem-file, text/plain"})  # noqa: S310 (https or a test's loopback base)
+        # One deadline for the whole answer (a trickled key cannot hold a request), no redirects.
         try:
-            with _opener.open(request, timeout=self.timeout) as response:
-                if response.status != 200:
-                    raise AlbAuthError(f"key endpoint answered {response.status}")
-                pem = response.read(MAX_KEY_BYTES + 1)
-        except AlbAuthError:
-            raise
-        except (OSError, ValueError, http.client.HTTPException) as error:  # URLError, timeouts, resets, bad replies
-            raise AlbAuthError(f"key endpoint unavailable: {type(error).__name__}") from None
-        if len(pem) > MAX_KEY_BYTES:
-            raise AlbAuthError("key too large")
+            pem = fetch(
+                url, deadline=self.timeout, max_bytes=MAX_KEY_BYTES, accept="application/x-pem-file, text/plain"
+            )
+        except (FetchError, ValueError) as error:
+            raise AlbAuthError(f"key endpoint unavailable: {error}") from None
         try:
             key = serialization.load_pem_public_key(pem)
         except (ValueError, TypeError):
@@ -202,13 +187,23 @@ class AlbTokenVerifier:
                 token,
                 key,
                 algorithms=[ALGORITHM],
-                options={"verify_aud": False, "verify_iss": False, "verify_exp": True, "verify_nbf": True},
-                leeway=self.leeway,
+                # Dates: the shared rule below (JSON numbers only), not PyJWT's, which takes strings.
+                options={
+                    "verify_aud": False,
+                    "verify_iss": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                },
             )
         except jwt.PyJWTError as error:
             raise AlbAuthError(f"token rejected: {type(error).__name__}") from None
         header, claims = decoded["header"], decoded["payload"]
         self._check_header(header)
+        try:
+            check_times(claims, self.clock(), required=(), leeway=self.leeway)
+        except ClaimRuleError as error:
+            raise AlbAuthError(f"payload: {error}") from None
         if "iss" in claims and claims["iss"] != self.issuer:
             raise AlbAuthError("payload issuer mismatch")
         return claims
@@ -225,21 +220,13 @@ class AlbTokenVerifier:
             raise AlbAuthError("issued for another client")
         if header.get("iss") != self.issuer:
             raise AlbAuthError("issuer mismatch")
-        expires = _seconds(header.get("exp"))
-        if expires is None:
+        if "exp" not in header:
             raise AlbAuthError("header exp missing")
+        try:
+            # A JSON number, like every numeric date (jwtcheck/rules.py): never a string, never
+            # infinite; checked before any key is fetched.
+            expires = numeric_date(header["exp"], "header exp")
+        except ClaimRuleError as error:
+            raise AlbAuthError(str(error)) from None
         if expires + self.leeway <= self.clock():
             raise AlbAuthError("expired")
-
-
-def _seconds(value: Any) -> int | None:
-    """A numeric date: a number, or digits as text (defensively: AWS shows both forms)."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value == value:  # not NaN
-        return int(value)
-    if isinstance(value, str) and re.fullmatch(r"[0-9]{1,12}", value):
-        return int(value)
-    return None

@@ -1,22 +1,27 @@
 """Verifies the machine clients' access tokens on the `/m2m/` paths.
 
 The ALB's JWT validation action has already checked the token's signature, issuer and expiry
-before forwarding; the app checks again, and more (token use, client, scope), because it never
+before forwarding; the app checks again, and more (token use, audience, scope), because it never
 relies on what sits in front of it: the same code must be safe if a rule is ever misconfigured.
+Keys come from the shared JWKS cache and the claim rules are the shared ones (jwtcheck/), the
+same as the tenant-path Lambda authorizer's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
 
+from jwtcheck.jwks import FETCH_DEADLINE_SECONDS, JwksCache
+from jwtcheck.rules import ClaimRuleError, check_audience, check_times, scope_list
+
 ALGORITHM = "RS256"
 MAX_TOKEN_BYTES = 8 * 1024
-DEFAULT_FETCH_TIMEOUT_SECONDS = 1.5
-JWKS_LIFESPAN_SECONDS = 3600
+DEFAULT_FETCH_TIMEOUT_SECONDS = FETCH_DEADLINE_SECONDS
 
 
 class MachineAuthError(Exception):
@@ -40,40 +45,57 @@ class MachineTokenVerifier:
         client_ids: Collection[str],
         required_scope: str,
         fetch_timeout: float = DEFAULT_FETCH_TIMEOUT_SECONDS,
-        jwk_client: jwt.PyJWKClient | None = None,
+        jwks: JwksCache | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not issuer or not jwks_url or not client_ids or not all(client_ids) or not required_scope:
             raise ValueError("issuer, jwks_url, client_ids and required_scope are all required")
         self.issuer = issuer
         self.client_ids = frozenset(client_ids)
         self.required_scope = required_scope
-        self.jwk_client = jwk_client or jwt.PyJWKClient(
-            jwks_url, cache_keys=True, lifespan=JWKS_LIFESPAN_SECONDS, timeout=fetch_timeout
-        )
+        self.jwks = jwks or JwksCache(jwks_url, algorithms=(ALGORITHM,), deadline=fetch_timeout)
+        self.clock = clock
 
     def verify(self, authorization: str | None) -> MachineIdentity:
         token = bearer_token(authorization)
         try:
-            key = self.jwk_client.get_signing_key_from_jwt(token)
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != ALGORITHM:
+                raise MachineAuthError("algorithm not allowed")
+            key = self.jwks.key(header.get("kid"), ALGORITHM)
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
                 issuer=self.issuer,
-                options={"require": ["exp", "iat", "iss", "client_id", "token_use"], "verify_aud": False},
+                # Dates: the shared rule below (JSON numbers only), not PyJWT's, which takes strings.
+                options={
+                    "require": ["exp", "iat", "iss", "client_id", "token_use"],
+                    "verify_aud": False,
+                    "verify_exp": False,
+                    "verify_nbf": False,
+                    "verify_iat": False,
+                    "enforce_minimum_key_length": True,
+                },
             )
-        except jwt.PyJWTError as error:
+            check_times(claims, self.clock(), required=("exp", "iat"))
+            check_audience(claims, self.client_ids)
+        except MachineAuthError:
+            raise
+        except (jwt.PyJWTError, ClaimRuleError) as error:
+            raise MachineAuthError(f"token rejected: {type(error).__name__}: {error}") from None
+        except Exception as error:  # noqa: BLE001 (no key right now, or anything else: a refusal, never a 500)
             raise MachineAuthError(f"token rejected: {type(error).__name__}") from None
         if claims.get("token_use") != "access":
             raise MachineAuthError("not an access token")
         client_id = claims.get("client_id")
-        # A list or object here would make the set lookup raise TypeError (a 500) instead of a 401.
+        # A list or object here is no client (and would make a set lookup raise TypeError, a 500).
         if not isinstance(client_id, str) or client_id not in self.client_ids:
             raise MachineAuthError("client not allowed")
-        scopes = tuple(str(claims.get("scope") or "").split())
+        scopes = scope_list(claims.get("scope"))
         if self.required_scope not in scopes:
             raise MachineAuthError("scope missing")
-        return MachineIdentity(client_id=claims["client_id"], scopes=scopes)
+        return MachineIdentity(client_id=client_id, scopes=scopes)
 
 
 def bearer_token(authorization: str | None) -> str:

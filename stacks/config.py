@@ -60,7 +60,8 @@ HOSTED_ZONE_ID_PATTERN = re.compile(r"^Z[A-Z0-9]{1,31}$")
 SECRET_NAME_PATTERN = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 RESOURCE_SERVER_PATTERN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,256}$")
 GROUP_NAME_PATTERN = re.compile(r"^[\w+=,.@-]{1,128}$")
-TENANT_ID_PATTERN = re.compile(auth_contract.TENANT_ID_PATTERN)
+# \Z, not $: the reader uses match(), and $ would let "acme\n" through.
+TENANT_ID_PATTERN = re.compile(rf"\A{auth_contract.TENANT_ID_PATTERN}\Z")
 IDP_NAME_PATTERN = re.compile(r"^[A-Za-z0-9_-]{3,32}$")
 CIDR_PATTERN = re.compile(r"^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})/(\d{1,2})$")
 LOCALHOST_URL_PATTERN = re.compile(r"^http://(localhost|127\.0\.0\.1)(:\d{1,5})?(/.*)?$")
@@ -455,7 +456,7 @@ def _read_tenant_id(r: _Reader) -> str | None:
     return r.string(
         "tenant_id",
         TENANT_ID_PATTERN,
-        "1-64 letters, digits, '_' or '-': the one tenant every user of this provider belongs to, or null",
+        f"{auth_contract.TENANT_ID_RULE}: the one tenant every user of this provider belongs to, or null",
         None,
     )
 

@@ -81,7 +81,9 @@ class IdentityStack(cdk.Stack):
                 email=cognito.StandardAttribute(required=True, mutable=True),
             ),
             custom_attributes={
-                auth_contract.TENANT_ATTRIBUTE: cognito.StringAttribute(min_len=1, max_len=64, mutable=False),
+                auth_contract.TENANT_ATTRIBUTE: cognito.StringAttribute(
+                    min_len=1, max_len=auth_contract.TENANT_ID_MAX_LENGTH, mutable=False
+                ),
             },
             password_policy=cognito.PasswordPolicy(
                 min_length=12,

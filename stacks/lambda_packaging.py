@@ -1,5 +1,5 @@
 """Builds Lambda assets without Docker: function code staged with the shared modules, and a
-dependencies layer installed from ARM64 wheels.
+dependencies layer installed from ARM64 wheels; and stages the web app's image context.
 
 Both are content-addressed folders under `.build/`: they are made once and reused by every
 later synth while their sources are unchanged, so synth stays fast and needs no Docker.
@@ -18,8 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = ROOT / "lambdas"
 BUILD_DIR = ROOT / ".build"
-# Code every function gets beside its own folder: the claims/HTTP helpers and the contract.
-SHARED_SOURCES = (LAMBDAS_DIR / "shared", ROOT / "auth_contract")
+# Code every function gets beside its own folder: the claims/HTTP helpers, the contract, and the
+# token checks every verifier shares (the web app's image gets those too: service_image_dir).
+JWTCHECK_DIR = ROOT / "jwtcheck"
+SHARED_SOURCES = (LAMBDAS_DIR / "shared", ROOT / "auth_contract", JWTCHECK_DIR)
+SERVICE_DIR = ROOT / "service"
+# Local tools stay out of the web app's image (the files service/.dockerignore lists).
+SERVICE_LOCAL_ONLY = ("devtools.py", "devserver.py", ".dockerignore")
 LAYER_REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
 # The runtime the layer's wheels are chosen for: see PythonFunction.
 LAYER_PYTHON_VERSION = "3.14"
@@ -80,6 +85,28 @@ def function_code_dir(function: str) -> Path:
             shutil.copytree(folder, work / folder.name, ignore=_IGNORED)
 
     return _publish(BUILD_DIR / "functions" / f"{function}-{_digest(files)}", build)
+
+
+def service_image_dir() -> Path:
+    """The web app's Docker build context: `Dockerfile`, `service/` and `jwtcheck/`.
+
+    The web app imports the shared token checks (`jwtcheck`), which live beside it rather than
+    inside it, so the context is staged here instead of being `service/` itself.
+    """
+    service_files = [
+        path for path in _source_files(SERVICE_DIR) if path.relative_to(SERVICE_DIR).parts[0] not in SERVICE_LOCAL_ONLY
+    ]
+    files = [*service_files, *_source_files(JWTCHECK_DIR)]
+
+    def build(work: Path) -> None:
+        for path in service_files:
+            target = work / "service" / path.relative_to(SERVICE_DIR)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+        shutil.move(work / "service" / "Dockerfile", work / "Dockerfile")
+        shutil.copytree(JWTCHECK_DIR, work / JWTCHECK_DIR.name, ignore=_IGNORED)
+
+    return _publish(BUILD_DIR / "images" / f"service-{_digest(files)}", build)
 
 
 def dependencies_layer_dir() -> Path:

@@ -5,7 +5,6 @@ ALB's security group, rolled back by the deployment circuit breaker, scaled on C
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -15,9 +14,9 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_ecr_assets import Platform
 from constructs import Construct
 
+from stacks.lambda_packaging import service_image_dir
 from stacks.nag import acknowledge
 
-SERVICE_DIR = Path(__file__).resolve().parent.parent / "service"
 CONTAINER_NAME = "Web"
 CONTAINER_PORT = 8080
 # The image's unprivileged user (service/Dockerfile).
@@ -70,7 +69,7 @@ class WebService(Construct):
         linux.drop_capabilities(ecs.Capability.ALL)
         self.container = self.task_definition.add_container(
             CONTAINER_NAME,
-            image=ecs.ContainerImage.from_asset(str(SERVICE_DIR), platform=Platform.LINUX_ARM64),
+            image=ecs.ContainerImage.from_asset(str(service_image_dir()), platform=Platform.LINUX_ARM64),
             environment=dict(environment),
             port_mappings=[ecs.PortMapping(container_port=CONTAINER_PORT, name="http")],
             user=CONTAINER_USER,

@@ -114,6 +114,17 @@ def with_duplicate(document: dict[str, Any], name: str, last_value: Any) -> byte
     return (text[:-1] + f", {json.dumps(name)}: {json.dumps(last_value)}}}").encode()
 
 
+def with_raw_member(document: dict[str, Any], name: str, raw: str) -> bytes:
+    """JSON text of `document` with `name` set to the literal text `raw` (say `1e999` or `NaN`)."""
+    text = json.dumps({key: value for key, value in document.items() if key != name})
+    separator = ", " if len(text) > 2 else ""
+    return (text[:-1] + f"{separator}{json.dumps(name)}: {raw}}}").encode()
+
+
+# Numeric dates that are JSON (or what lenient parsers take for JSON) but not finite numbers in range.
+NON_FINITE_DATES = ("1e999", "-1e999", "Infinity", "NaN", "1e300", "-5", "true", "null", "[1]")
+
+
 # --------------------------------------------------------------------------- keys and servers
 
 
@@ -132,13 +143,16 @@ class RsaKey:
 class CountingServer:
     """A loopback HTTP server answering GETs from `routes` (path → (status, body)), counting requests.
 
-    `delay` makes every answer late; `down()` closes the socket (connections are refused).
+    `delay` makes every answer late; `trickle` sends each answer one byte at a time, that many
+    seconds apart (every single read is quick, the whole answer is not); `down()` closes the
+    socket (connections are refused).
     """
 
     def __init__(self) -> None:
         self.routes: dict[str, tuple[int, bytes, str]] = {}
         self.requests: list[str] = []
         self.delay = 0.0
+        self.trickle = 0.0
         self._lock = threading.Lock()
         server = self
 
@@ -146,10 +160,13 @@ class CountingServer:
             def do_GET(self) -> None:
                 with server._lock:
                     server.requests.append(self.path)
-                    delay = server.delay
+                    delay, trickle = server.delay, server.trickle
                 if delay:
                     time.sleep(delay)
                 status, body, content_type = server.routes.get(self.path, (404, b"", "text/plain"))
+                if trickle:
+                    self._trickle(status, body, content_type, trickle)
+                    return
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", content_type)
@@ -158,6 +175,17 @@ class CountingServer:
                     self.wfile.write(body)
                 except OSError:
                     pass  # the client gave up waiting
+
+            def _trickle(self, status: int, body: bytes, content_type: str, interval: float) -> None:
+                head = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n"
+                try:
+                    for byte in head.encode() + body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(interval)
+                except OSError:
+                    pass  # the client gave up waiting
+                self.close_connection = True
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -175,6 +203,9 @@ class CountingServer:
     def serve_pem(self, path: str, pem: bytes) -> None:
         self.routes[path] = (200, pem, "application/x-pem-file")
 
+    def serve_raw(self, path: str, body: bytes, status: int = 200, content_type: str = "application/json") -> None:
+        self.routes[path] = (status, body, content_type)
+
     def count(self, prefix: str = "") -> int:
         with self._lock:
             return sum(1 for path in self.requests if path.startswith(prefix))
@@ -182,6 +213,11 @@ class CountingServer:
     def down(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+def weak_rsa_key(kid: str) -> RsaKey:
+    """A 1024-bit RSA key: below what every verifier accepts (the weakness is the attack)."""
+    return RsaKey(kid, rsa.generate_private_key(public_exponent=65537, key_size=1024))  # noqa: S505
 
 
 def serve_issuer(server: CountingServer, pool: str, keys: list[RsaKey]) -> str:
@@ -210,6 +246,9 @@ class Realm:
     attacker_ec: ec.EllipticCurvePrivateKey
     attacker_url: str  # the attacker's server, for jku/x5u
     extra_claims: dict[str, Any] = field(default_factory=dict)
+    # Keys the pool's JWKS also lists, which no verifier may use: 1024 bits, and `use: enc`.
+    weak_key: RsaKey | None = None
+    encryption_key: RsaKey | None = None
 
     def claims(self, **changes: Any) -> dict[str, Any]:
         now = int(time.time())
@@ -419,6 +458,21 @@ def bearer_cases() -> list[BearerCase]:
     add("exp not a number", lambda r: _bearer(r.signed(r.claims(exp="never"))))
     add("nbf in the future", lambda r: _bearer(r.signed(r.claims(nbf=now + 600))))
     add("iat in the future", lambda r: _bearer(r.signed(r.claims(iat=now + 600, exp=now + 1200))))
+    # Numeric dates are JSON numbers (RFC 7519): digits in a string are refused even when in time.
+    for name, value in (("exp", now + 600), ("iat", now), ("nbf", now - 60)):
+        add(
+            f"{name} as a string of digits",
+            lambda r, name=name, value=value: _bearer(r.signed(r.claims(**{name: str(value)}))),
+        )
+    add("exp as a boolean", lambda r: _bearer(r.signed(r.claims(exp=True))))
+    for name in ("exp", "iat", "nbf"):
+        for raw in NON_FINITE_DATES:
+            add(
+                f"{name} not a finite date: {raw}",
+                lambda r, name=name, raw=raw: _bearer(
+                    compact(r.header(), with_raw_member(r.claims(), name, raw), rs256(r.key.private_key))
+                ),
+            )
 
     # --- who issued it, for whom
     for label, wrong in (
@@ -441,6 +495,18 @@ def bearer_cases() -> list[BearerCase]:
         lambda r: _bearer(r.signed(r.claims(client_id=None, aud="3otherclient000000000000000"))),
     )
     add("client_id with a suffix", lambda r: _bearer(r.signed(r.claims(client_id=r.client_id + "x"))))
+    # API Gateway checks `aud` when present; `client_id` only when it is absent.
+    add(
+        "aud of another client beside the right client_id",
+        lambda r: _bearer(r.signed(r.claims(aud="3otherclient000000000000000"))),
+    )
+    add(
+        "aud list of other clients beside the right client_id",
+        lambda r: _bearer(r.signed(r.claims(aud=["3otherclient000000000000000", r.client_id + "x"]))),
+    )
+    add("aud empty list beside the right client_id", lambda r: _bearer(r.signed(r.claims(aud=[]))))
+    add("aud null beside the right client_id", lambda r: _bearer(r.signed(r.claims(aud=None) | {"aud": None})))
+    add("aud an object beside the right client_id", lambda r: _bearer(r.signed(r.claims() | {"aud": {r.client_id: 1}})))
     add(
         "ID token where an access token is required",
         lambda r: _bearer(
@@ -467,7 +533,42 @@ def bearer_cases() -> list[BearerCase]:
         ),
     )
     add("scope with a suffix", lambda r: _bearer(r.signed(r.claims(scope=" ".join(s + "x" for s in r.scope.split())))))
-    add("scope joined by commas", lambda r: _bearer(r.signed(r.claims(scope="openid," + ",".join(r.scope.split())))))
+    add("scope joined by commas", lambda r: _bearer(r.signed(r.claims(scope="openid," + ",".join(r.scope.split(" "))))))
+    # RFC 6749: single spaces separate scopes. Other whitespace must not split off the real scope.
+    for label, separator in (
+        ("tab", "\t"),
+        ("newline", "\n"),
+        ("carriage return", "\r"),
+        ("vertical tab", "\x0b"),
+        ("form feed", "\x0c"),
+        ("file separator", "\x1c"),
+        ("no-break space", "\u00a0"),
+        ("em space", "\u2003"),
+        ("ideographic space", "\u3000"),
+    ):
+        add(
+            f"scope separated by a {label}",
+            lambda r, separator=separator: _bearer(
+                r.signed(r.claims(scope=separator.join(["openid", *r.scope.split(" ")])))
+            ),
+        )
+
+    # --- keys the pool's JWKS lists but no verifier may use
+    add(
+        "signed by a 1024-bit key in the key set",
+        lambda r: _bearer(r.signed(header=r.header(kid=r.weak_key.kid), key=r.weak_key)),
+    )
+    add(
+        "signed by an encryption key (use enc) in the key set",
+        lambda r: _bearer(r.signed(header=r.header(kid=r.encryption_key.kid), key=r.encryption_key)),
+    )
+    for alg, digest in (("RS384", hashes.SHA384()), ("RS512", hashes.SHA512())):
+        add(
+            f"{alg} under the pool's RS256 key",
+            lambda r, alg=alg, digest=digest: _bearer(
+                compact(r.header(alg=alg), r.claims(), lambda d: r.key.private_key.sign(d, padding.PKCS1v15(), digest))
+            ),
+        )
 
     # --- structure
     add("two segments", lambda r: _bearer(r.good().rsplit(".", 1)[0]))
@@ -701,6 +802,21 @@ def alb_cases() -> list[AlbCase]:
     add("expired (header exp)", lambda r: r.signed(header=r.header(exp=now - 60)))
     add("header exp missing", lambda r: r.signed(header=r.header(exp=None)))
     add("header exp not a number", lambda r: r.signed(header=r.header(exp="tomorrow")))
+    add("header exp as a string of digits", lambda r: r.signed(header=r.header(exp=str(int(time.time()) + 120))))
+    add("header exp as a boolean", lambda r: r.signed(header=r.header(exp=True)))
+    for raw in NON_FINITE_DATES:
+        add(
+            f"header exp not a finite date: {raw}",
+            lambda r, raw=raw: compact(with_raw_member(r.header(), "exp", raw), r.claims(), es256(r.key), pad=True),
+        )
+    for name in ("exp", "nbf", "iat"):
+        for raw in ("1e999", "NaN", '"1"'):
+            add(
+                f"payload {name} not a numeric date: {raw}",
+                lambda r, name=name, raw=raw: compact(
+                    r.header(), with_raw_member(r.claims(), name, raw), es256(r.key), pad=True
+                ),
+            )
     add("payload exp past", lambda r: r.signed(r.claims(exp=now - 60)))
     add("payload nbf in the future", lambda r: r.signed(r.claims(nbf=now + 600)))
     add("another issuer", lambda r: r.signed(header=r.header(iss="https://attacker.example")))

@@ -82,6 +82,8 @@ class World:
     attacker_rsa: attacks.RsaKey
     attacker_ec: ec.EllipticCurvePrivateKey
     alb: attacks.AlbRealm
+    weak_key: attacks.RsaKey
+    encryption_key: attacks.RsaKey
 
     def realm(self, client_id: str, scope: str, **extra: Any) -> attacks.Realm:
         return attacks.Realm(
@@ -94,6 +96,8 @@ class World:
             attacker_ec=self.attacker_ec,
             attacker_url=self.attacker.base_url,
             extra_claims=extra,
+            weak_key=self.weak_key,
+            encryption_key=self.encryption_key,
         )
 
 
@@ -101,7 +105,14 @@ class World:
 def world() -> Iterator[World]:
     keys, attacker = attacks.CountingServer(), attacks.CountingServer()
     pool_key, other_pool_key, attacker_rsa = (attacks.RsaKey(kid) for kid in ("pool-key-1", "other-pool-1", "evil-1"))
+    weak_key = attacks.weak_rsa_key("weak-1")
+    encryption_key = attacks.RsaKey("enc-1")
     issuer = attacks.serve_issuer(keys, "eu-west-1_Pool", [pool_key])
+    # The pool's JWKS also lists keys no verifier may use: a 1024-bit key, an encryption key.
+    keys.serve_json(
+        "/eu-west-1_Pool/.well-known/jwks.json",
+        {"keys": [pool_key.jwk(), weak_key.jwk(), {**encryption_key.jwk(), "use": "enc"}]},
+    )
     attacks.serve_issuer(attacker, "evil", [attacker_rsa])
     attacker.serve_json("/jwks.json", {"keys": [attacker_rsa.jwk()]})
     attacker.serve_pem("/cert.pem", attacks.public_pem(attacker_rsa.private_key))
@@ -122,7 +133,9 @@ def world() -> Iterator[World]:
     # The regional endpoint publishes every ALB's keys, this one's and the other's alike.
     keys.serve_pem(f"/alb-keys/{alb.kid}", attacks.public_pem(alb_key))
     keys.serve_pem(f"/alb-keys/{alb.other_alb_kid}", attacks.public_pem(other_alb_key))
-    yield World(keys, attacker, issuer, pool_key, other_pool_key, attacker_rsa, attacker_ec, alb)
+    yield World(
+        keys, attacker, issuer, pool_key, other_pool_key, attacker_rsa, attacker_ec, alb, weak_key, encryption_key
+    )
     assert attacker.requests == [], "an enforcement point fetched something from a URL a token named"
     keys.down()
     attacker.down()
@@ -469,5 +482,8 @@ def test_the_corpus_covers_every_attack_class_the_issue_names():
         "two segments", "extra segment", "non-base64", "non-json", "json array", "duplicate", "huge token",
         "huge sub", "basic scheme", "two tokens", "lower-case scheme", "space inside", "another alb",
         "signer missing", "padding stripped", "padding added",
+        "exp as a string", "not a finite date: 1e999", "not a finite date: nan", "aud of another client beside",
+        "scope separated by a tab", "1024-bit key", "encryption key", "rs512 under the pool's rs256 key",
+        "header exp as a string", "header exp not a finite date: infinity", "payload exp not a numeric date",
     ):  # fmt: skip
         assert needle in names, needle

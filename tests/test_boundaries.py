@@ -242,10 +242,14 @@ def two_tenants(monkeypatch):
         yield table
 
 
-def _call(route: tuple[str, str, str, str], claims: dict[str, str]) -> dict[str, Any]:
-    """The route's handler, aimed at globex: its tenant in the path, its item as the id."""
+def _call(route: tuple[str, str, str, str], claims: dict[str, str], raw_tenant: str = GLOBEX) -> dict[str, Any]:
+    """The route's handler, aimed at globex: its tenant in the path, its item as the id.
+
+    `raw_tenant` is how the raw path spells the tenant; `pathParameters` always holds the decoded
+    `globex`, as API Gateway passes it.
+    """
     method, path, module, authorization = route
-    actual = path.replace("{tenantId}", GLOBEX).replace("{id}", GLOBEX_ITEM)
+    actual = path.replace("{tenantId}", raw_tenant).replace("{id}", GLOBEX_ITEM)
     parameters = {"tenantId": GLOBEX} if "{tenantId}" in path else {"id": GLOBEX_ITEM} if "{id}" in path else None
     if authorization == "CUSTOM":
         # What the tenant authorizer would pass on, had it let the request through.
@@ -331,3 +335,33 @@ def test_users_cannot_use_the_machine_route(dev_env, two_tenants):
         assert _call(events, claims)["statusCode"] in (401, 403)
     assert _globex_records(two_tenants)[0]["id"] == GLOBEX_ITEM
     assert len(table_contents(two_tenants)) == 2
+
+
+def test_every_tenant_route_acts_on_the_decoded_tenant_never_on_the_raw_path(dev_env, two_tenants):
+    # API Gateway and the tenant authorizer judge the decoded `{tenantId}`: a percent-encoded
+    # spelling in the raw path must reach the same tenant's data, never a partition of its own.
+    # The items routes are here; the lifecycle and machine-client functions, which hold no items,
+    # are held to the same rule in test_lambda_tenant_admin.py and test_lambda_machine_clients.py.
+    routes = {route[1]: route for route in _api_routes(dev_env) if "{tenantId}" in route[1]}
+    items_routes = {"/tenants/{tenantId}/summary", "/tenants/{tenantId}/events"}
+    lifecycle = {
+        path for path, route in routes.items() if route[2].split(".")[0] in ("tenant_admin", "machine_clients")
+    }
+    assert set(routes) == items_routes | lifecycle
+    operator = access_claims(
+        User("olga", None, (auth_contract.PLATFORM_OPERATOR,)), scopes=(auth_contract.PLATFORM_SCOPE,)
+    )
+    summary = _call(routes["/tenants/{tenantId}/summary"], operator, raw_tenant="glob%65x")
+    assert (summary["statusCode"], response_json(summary)) == (200, {"tenant": GLOBEX, "items": 1, "events": 0})
+    method, path, module, _ = routes["/tenants/{tenantId}/events"]
+    event = http_event(
+        method,
+        path,
+        "/tenants/glob%65x/events",
+        authorizer=jwt_authorizer(machine_claims(tenant=GLOBEX)),
+        path_parameters={"tenantId": GLOBEX},
+        body={"type": "invoice.paid"},
+    )
+    posted = importlib.import_module(module).lambda_handler(event, LambdaContext())
+    assert (posted["statusCode"], response_json(posted)["tenant"]) == (202, GLOBEX)
+    assert {record["tenant"] for record in table_contents(two_tenants)} == {ACME, GLOBEX}

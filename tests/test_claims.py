@@ -57,6 +57,22 @@ def test_malformed_list_claims_raise_claims_error(value):
         parse_list(value, "roles")
 
 
+@pytest.mark.parametrize(
+    "separator", ["\t", "\n", "\r", "\x0b", "\x0c", "\x1c", "\x1f", "\u00a0", "\u2003", "\u3000"], ids=repr
+)
+@pytest.mark.parametrize("shape", ["{}", "[{}]"])
+def test_only_single_spaces_separate_list_items(separator, shape):
+    # str.split() would split on each of these and hand out "rs/admin" as a scope of its own.
+    with pytest.raises(ClaimsError):
+        parse_list(shape.format(f"openid{separator}{RESOURCE_SERVER}/admin"), "scope")
+
+
+def test_a_scope_claim_split_by_a_tab_grants_no_extra_scope():
+    claims = {**access_claims(EDITOR), "scope": "openid\t" + qualified(auth_contract.ADMIN_SCOPE)[0]}
+    with pytest.raises(ClaimsError):
+        identity_of(jwt_authorizer(claims, scopes=None))
+
+
 def test_list_claims_are_bounded():
     with pytest.raises(ClaimsError):
         parse_list(" ".join(f"r{i}" for i in range(65)), "roles")
@@ -252,10 +268,30 @@ def test_as_dict_lists_roles_in_the_contracts_order_and_scopes_sorted():
         ("a b", False),
         (None, False),
         (7, False),
+        ("Tenant_9-x", True),
+        ("ac%6De", False),
+        ("ac.me", False),
+        ("acm\u00e9", False),
+        ("\uff41cme", False),
+        ("acme\n", False),
+        ("acme\u0000", False),
+        ("a+b", False),
     ],
 )
 def test_tenant_id_rule(value, ok):
     assert is_tenant_id(value) is ok
+
+
+@pytest.mark.parametrize(
+    "value", ["acme", "a" * 64, "a" * 65, "", "a/b", "a b", "ac%6De", "ac.me", "acm\u00e9", "acme\n", "T_9-x"], ids=repr
+)
+def test_one_tenant_grammar_for_config_claims_paths_and_the_contract(value):
+    from stacks import config
+
+    expected = auth_contract.is_tenant_id(value)
+    assert is_tenant_id(value) is expected
+    assert (config.TENANT_ID_PATTERN.match(value) is not None) is expected  # as the config reader matches
+    assert auth_contract.TENANT_ID_MAX_LENGTH == 64  # the user pool attribute's max_len (test_identity_stack)
 
 
 # --------------------------------------------------------------------------- never anything but ClaimsError

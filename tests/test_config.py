@@ -198,7 +198,7 @@ def test_environments_differ_in_data_not_code():
         (
             "test",
             lambda c: c["identity"]["federation"]["oidc"][0].update(tenant_id="acme/../globex"),
-            "environments.test.identity.federation.oidc[0].tenant_id='acme/../globex' is not allowed: 1-64 letters",
+            "environments.test.identity.federation.oidc[0].tenant_id='acme/../globex' is not allowed: 1 to 64 ASCII letters, digits, '_' or '-'",
         ),
         (
             "test",

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from stacks.web_service import CONTAINER_NAME, HEALTH_PATH, SERVICE_DIR
+from stacks.lambda_packaging import SERVICE_DIR
+from stacks.web_service import CONTAINER_NAME, HEALTH_PATH
 from tests.fargate_sandbox import ContainerSpec, Dockerfile, PreparedPath, run
 from tests.synth import Synthesized
 

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import time
 from typing import Any
 
-import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tenant_authorizer.jwks import JwksCache as AuthorizerJwksCache
 from tenant_authorizer.verifier import AccessTokenVerifier, TokenError, VerifierSettings
 
 import auth_contract
+from jwtcheck.jwks import JwksCache
+from jwtcheck.rules import MAX_NUMERIC_DATE
 from local.jwt_authorizer import JwksCache as GatewayJwksCache
 from local.jwt_authorizer import JwtAuthorizer, TokenRejected, token_from_identity
 from local.tokens import Clock
@@ -49,11 +50,6 @@ def _jwks(url: str, timeout: float) -> dict[str, Any]:
     return {"keys": [POOL_KEY.jwk()]}
 
 
-class _MemoryJwkClient(jwt.PyJWKClient):
-    def fetch_data(self) -> Any:
-        return _jwks(self.uri, 0)
-
-
 class _MemoryAlbKeys(AlbPublicKeys):
     def _fetch(self, url: str) -> ec.EllipticCurvePublicKey:
         if url.endswith(ALB_KID):
@@ -61,7 +57,7 @@ class _MemoryAlbKeys(AlbPublicKeys):
         raise AlbAuthError("no such key")
 
 
-_authorizer_cache = AuthorizerJwksCache(f"{ISSUER}/.well-known/jwks.json", fetch=_jwks)
+_authorizer_cache = JwksCache(f"{ISSUER}/.well-known/jwks.json", fetch=_jwks)
 LAMBDA_VERIFIER = AccessTokenVerifier(
     VerifierSettings(ISSUER, frozenset({CLIENT}), _authorizer_cache.url), _authorizer_cache
 )
@@ -73,7 +69,7 @@ MACHINE_VERIFIER = MachineTokenVerifier(
     jwks_url=f"{ISSUER}/.well-known/jwks.json",
     client_ids=(CLIENT,),
     required_scope=SCOPE,
-    jwk_client=_MemoryJwkClient(f"{ISSUER}/.well-known/jwks.json", cache_keys=True),
+    jwks=JwksCache(f"{ISSUER}/.well-known/jwks.json", fetch=_jwks),
 )
 ALB_VERIFIER = AlbTokenVerifier(
     alb_arn=TEST_ALB_ARN, issuer=ISSUER, client_id=CLIENT, keys=_MemoryAlbKeys("https://keys.example")
@@ -253,6 +249,79 @@ def test_validly_signed_bearer_tokens_with_arbitrary_header_and_claims_raise_onl
 def test_validly_signed_alb_tokens_with_arbitrary_header_and_claims_raise_only_the_rejection(header, claims):
     token = attacks.compact({**alb_header(), **header}, {"sub": "u1", **claims}, attacks.es256(ALB_KEY), pad=True)
     run("ALB verifier", token)
+
+
+# --------------------------------------------------------------------------- numeric dates
+
+NOW = int(time.time())
+# Near now (both sides of every comparison), anywhere, not finite, and not numbers at all.
+DATE_VALUES = (
+    st.integers(min_value=NOW - 1000, max_value=NOW + 1000)
+    | st.integers(min_value=-(10**20), max_value=10**20)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.floats(min_value=NOW - 1000, max_value=NOW + 1000)
+    | st.integers(min_value=NOW - 1000, max_value=NOW + 1000).map(str)
+    | st.booleans()
+    | st.none()
+    | st.lists(st.integers(), max_size=2)
+)
+
+
+def _is_good_date(name: str, value: Any) -> bool:
+    """What every verifier may accept: a finite JSON number in range, on the right side of now."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    if not 0 <= value <= MAX_NUMERIC_DATE:
+        return False
+    now = time.time()
+    return value > now + 5 if name == "exp" else value <= now - 5
+
+
+def _borderline(value: Any) -> bool:
+    """A finite number within 5 s of now: the clock may move between building and checking."""
+    numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return numeric and abs(value - time.time()) <= 5
+
+
+def _accepted(parser: str, token: str) -> bool:
+    """True when accepted, False when refused with the parser's own rejection (anything else raises)."""
+    verify, rejection = ALL_PARSERS[parser]
+    try:
+        verify(token)
+    except rejection:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("parser", list(BEARER_PARSERS))
+@pytest.mark.parametrize("name", ["exp", "nbf", "iat"])
+@FUZZ
+@given(value=DATE_VALUES)
+def test_a_bearer_date_is_accepted_only_as_a_finite_number_on_the_right_side_of_now(parser, name, value):
+    claims = {**genuine_claims(), "nbf": NOW - 60}
+    raw = attacks.with_raw_member(claims, name, json.dumps(value))  # json.dumps writes inf as Infinity
+    token = attacks.compact({"kid": POOL_KEY.kid, "alg": "RS256"}, raw, attacks.rs256(POOL_KEY.private_key))
+    accepted = _accepted(parser, token)
+    if accepted:
+        assert _is_good_date(name, value) or _borderline(value), (name, value)
+    elif _is_good_date(name, value):
+        pytest.fail(f"{name}={value!r} is a good date, yet the token was refused")
+
+
+@pytest.mark.parametrize("where", ["header exp", "payload exp", "payload nbf"])
+@FUZZ
+@given(value=DATE_VALUES)
+def test_an_alb_date_is_accepted_only_as_a_finite_number_on_the_right_side_of_now(where, value):
+    place, name = where.split()
+    header = attacks.with_raw_member(alb_header(), name, json.dumps(value)) if place == "header" else alb_header()
+    claims = {"sub": "u1"}
+    payload = attacks.with_raw_member(claims, name, json.dumps(value)) if place == "payload" else claims
+    token = attacks.compact(header, payload, attacks.es256(ALB_KEY), pad=True)
+    accepted = _accepted("ALB verifier", token)
+    if accepted:
+        assert _is_good_date(name, value) or _borderline(value), (where, value)
+    elif _is_good_date(name, value):
+        pytest.fail(f"{where}={value!r} is a good date, yet the token was refused")
 
 
 # --------------------------------------------------------------------------- the claims module

@@ -1,10 +1,12 @@
 """Key endpoints under faults: every verifier's key cache against a counting server on 127.0.0.1.
 
-Four caches fetch keys over HTTP: the tenant Lambda authorizer's JWKS cache, the local gateway's
-JWT authorizer (discovery document, then JWKS), the web app's ALB key cache (a PEM per kid) and
-its machine-token JWKS client. For each: keys are cached; a flood of unknown-kid tokens costs at
-most one fetch per window; with the endpoint down or slow, cached keys keep working and an
-uncached key is a refusal within the fetch timeout; a rotated key (new kid) is picked up.
+Four enforcement points fetch keys over HTTP: the tenant Lambda authorizer, the local gateway's
+JWT authorizer (discovery document, then JWKS) and the web app's machine-token paths share one
+JWKS cache (jwtcheck/jwks.py); the web app's ALB key cache fetches a PEM per kid. For each: keys
+are cached; a flood of unknown-kid tokens costs at most one fetch per window; with the endpoint
+down, slow, trickling its answer or answering garbage, cached keys keep working, an uncached key
+is a refusal within one fetch deadline, and repeated requests back off instead of refetching;
+a rotated key (new kid) is picked up, a removed one stops being trusted.
 """
 
 from __future__ import annotations
@@ -18,10 +20,10 @@ from typing import Any
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from tenant_authorizer.jwks import JwksCache as AuthorizerJwksCache
 from tenant_authorizer.verifier import AccessTokenVerifier, TokenError, VerifierSettings
 
 import local.jwt_authorizer as local_jwt_authorizer
+from jwtcheck.jwks import MAX_AGE_SECONDS, JwksCache
 from local.jwt_authorizer import UNKNOWN_KID_REFETCH_SECONDS, JwtAuthorizer, TokenRejected
 from local.jwt_authorizer import JwksCache as GatewayJwksCache
 from local.tokens import Clock
@@ -37,6 +39,7 @@ FLOOD = 50
 WINDOW = 10.0  # the refetch window set here where a cache takes one
 TIMEOUT = 0.5  # fetch timeout used here, to keep the slow cases short
 SLOW = 3.0  # how late a slow endpoint answers: well past TIMEOUT
+TRICKLE = 0.1  # seconds between the bytes of a trickled answer: each read is quick, the answer takes minutes
 
 
 class FakeMonotonic:
@@ -98,13 +101,12 @@ class Verifier:
     rejection: type[Exception]
     advance: Callable[[float], None]
     window: float  # at most one refetch for unknown kids per this many seconds
+    fetches_per_refresh: int = 1  # the local gateway reads the discovery document first
 
 
 def lambda_authorizer(pool: Pool) -> Verifier:
     clock = FakeMonotonic()
-    cache = AuthorizerJwksCache(
-        f"{pool.issuer}/.well-known/jwks.json", refetch_interval=WINDOW, timeout=TIMEOUT, clock=clock
-    )
+    cache = JwksCache(f"{pool.issuer}/.well-known/jwks.json", penalty=WINDOW, deadline=TIMEOUT, clock=clock)
     verifier = AccessTokenVerifier(VerifierSettings(pool.issuer, frozenset({CLIENT}), cache.url), cache)
 
     def advance(seconds: float) -> None:
@@ -121,23 +123,20 @@ def local_gateway(pool: Pool) -> Verifier:
     def advance(seconds: float) -> None:
         clock.offset += seconds
 
-    return Verifier(authorizer.verify, TokenRejected, advance, UNKNOWN_KID_REFETCH_SECONDS)
+    return Verifier(authorizer.verify, TokenRejected, advance, UNKNOWN_KID_REFETCH_SECONDS, fetches_per_refresh=2)
 
 
 def machine_paths(pool: Pool) -> Verifier:
-    client = jwt.PyJWKClient(f"{pool.issuer}/.well-known/jwks.json", cache_keys=True, lifespan=3600, timeout=TIMEOUT)
+    clock = FakeMonotonic()
+    cache = JwksCache(f"{pool.issuer}/.well-known/jwks.json", penalty=WINDOW, deadline=TIMEOUT, clock=clock)
     verifier = MachineTokenVerifier(
-        issuer=pool.issuer, jwks_url=client.uri, client_ids=(CLIENT,), required_scope=SCOPE, jwk_client=client
+        issuer=pool.issuer, jwks_url=cache.url, client_ids=(CLIENT,), required_scope=SCOPE, jwks=cache
     )
 
     def advance(seconds: float) -> None:
-        # PyJWKClient reads time.monotonic() itself: move its record of the last fetch back instead.
-        if client._last_successful_fetch is not None:
-            client._last_successful_fetch -= seconds
+        clock.now += seconds
 
-    return Verifier(
-        lambda token: verifier.verify(f"Bearer {token}"), MachineAuthError, advance, client.cooldown_duration
-    )
+    return Verifier(lambda token: verifier.verify(f"Bearer {token}"), MachineAuthError, advance, WINDOW)
 
 
 BEARER_VERIFIERS = {
@@ -224,7 +223,107 @@ def test_an_uncached_key_with_the_endpoint_down_is_refused_within_the_timeout(be
 
 def test_an_uncached_key_with_a_slow_endpoint_is_refused_within_the_timeout(bearer: Verifier, pool: Pool) -> None:
     pool.server.delay = SLOW
-    refused_within(bearer, pool.token(), 2 * TIMEOUT + 1)  # the local gateway makes two fetches
+    refused_within(bearer, pool.token(), TIMEOUT + 0.3)  # one deadline for the whole refresh
+
+
+def test_a_trickled_key_set_is_refused_within_one_deadline(bearer: Verifier, pool: Pool) -> None:
+    # Every byte comes well within any per-read timeout; the whole answer would take minutes.
+    pool.server.trickle = TRICKLE
+    refused_within(bearer, pool.token(), TIMEOUT + 0.3)
+
+
+def test_a_trickled_refresh_leaves_cached_keys_working(bearer: Verifier, pool: Pool) -> None:
+    bearer.verify(pool.token())
+    pool.server.trickle = TRICKLE
+    bearer.advance(MAX_AGE_SECONDS + 1)  # the keys are due for a refresh
+    started = time.monotonic()
+    assert bearer.verify(pool.token())  # the refresh fails within the deadline; the old keys serve
+    assert time.monotonic() - started < TIMEOUT + 0.3
+    started = time.monotonic()
+    for _ in range(20):
+        assert bearer.verify(pool.token())
+    assert time.monotonic() - started < 0.5, "after a failed refresh, requests do not wait for the endpoint"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"<html>Service Unavailable</html>", b"\xff\xfe\x00", b'{"keys": "none"}', b"[1, 2]", b"{" * 50_000, b""],
+    ids=["html", "binary", "keys not a list", "a JSON list", "deep nesting", "empty"],
+)
+def test_a_garbage_answer_is_a_clean_refusal(bearer: Verifier, pool: Pool, answer: bytes) -> None:
+    pool.server.serve_raw(pool.jwks_path, answer)
+    for _ in range(FLOOD):
+        refused_within(bearer, pool.token(), TIMEOUT + 0.3)
+    assert pool.fetches() == 1, "a garbage answer is a failed fetch: the next ones back off"
+
+
+@pytest.mark.parametrize("fault", ["down", "slow", "trickle", "500"])
+def test_an_outage_backs_off_instead_of_fetching_per_request(bearer: Verifier, pool: Pool, fault: str) -> None:
+    if fault == "down":
+        pool.server.down()
+    elif fault == "slow":
+        pool.server.delay = SLOW
+    elif fault == "trickle":
+        pool.server.trickle = TRICKLE
+    else:
+        pool.server.serve_raw(pool.jwks_path, b"{}", status=500)
+    started = time.monotonic()
+    for _ in range(FLOOD):  # 50 requests in the first 5 s of the outage
+        with pytest.raises(bearer.rejection):
+            bearer.verify(pool.token())
+        bearer.advance(0.1)
+    elapsed = time.monotonic() - started
+    attempts = pool.server.count(f"/{POOL}/") // bearer.fetches_per_refresh if fault != "down" else None
+    if attempts is not None:
+        assert attempts <= 3, f"{attempts} fetches for {FLOOD} requests: back-off of 2 s, then 4 s"
+    assert elapsed < 3 * (TIMEOUT + 0.3), f"{elapsed:.1f} s: every attempt waited, not just the fetches"
+
+
+def test_a_removed_key_stops_being_trusted_after_the_refresh_interval(bearer: Verifier, pool: Pool) -> None:
+    retired = attacks.RsaKey("key-old")
+    pool.keys.append(retired)
+    pool.publish()
+    assert bearer.verify(pool.token(retired))
+    pool.keys.remove(retired)
+    pool.publish()
+    bearer.advance(MAX_AGE_SECONDS - 1)
+    assert bearer.verify(pool.token(retired))  # not refreshed yet: still within the documented time
+    bearer.advance(2)
+    with pytest.raises(bearer.rejection):
+        bearer.verify(pool.token(retired))
+    assert bearer.verify(pool.token())
+
+
+def test_a_flood_of_failing_kids_during_an_outage_costs_no_extra_fetch(bearer: Verifier, pool: Pool) -> None:
+    bearer.verify(pool.token())
+    pool.server.serve_raw(pool.jwks_path, b"{}", status=503)
+    for index in range(FLOOD):
+        refused_within(bearer, pool.token(attacks.RsaKey("stranger"), kid=f"made-up-{index}"), TIMEOUT + 0.3)
+    assert pool.fetches() <= 2
+    assert bearer.verify(pool.token())
+
+
+# Signing the attacker's token with the 1024-bit key makes PyJWT warn: that weakness is the point.
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")
+def test_a_weak_or_misfit_key_in_the_key_set_is_never_used(bearer: Verifier, pool: Pool) -> None:
+    weak = attacks.weak_rsa_key("weak")
+    encryption = attacks.RsaKey("enc")
+    hs = attacks.RsaKey("hs")
+    pool.server.serve_json(
+        pool.jwks_path,
+        {
+            "keys": [
+                pool.keys[0].jwk(),
+                weak.jwk(),
+                {**encryption.jwk(), "use": "enc"},
+                {**hs.jwk(), "alg": "HS256"},
+            ]
+        },
+    )
+    assert bearer.verify(pool.token())
+    for key in (weak, encryption, hs):
+        with pytest.raises(bearer.rejection):
+            bearer.verify(pool.token(key))
 
 
 # --------------------------------------------------------------------------- ALB public keys
@@ -314,6 +413,24 @@ def test_cached_alb_keys_keep_working_while_the_endpoint_is_down_or_slow(alb: Al
     alb.clock.now += WINDOW + 1
     alb_refused_within(alb, alb.token(kid=str(uuid.uuid4())), TIMEOUT + 1)
     assert alb.verifier.verify(alb.token())["sub"]
+
+
+def test_a_trickled_alb_key_is_refused_within_one_deadline(alb: Alb) -> None:
+    alb.server.trickle = TRICKLE
+    alb_refused_within(alb, alb.token(), TIMEOUT + 0.3)
+    for _ in range(FLOOD):
+        alb_refused_within(alb, alb.token(kid=str(uuid.uuid4())), 0.2)
+    assert alb.fetches() == 1
+
+
+@pytest.mark.parametrize(
+    "answer", [b"<html>oops</html>", b"\xff\x00", b"{}", b""], ids=["html", "binary", "json", "empty"]
+)
+def test_a_garbage_alb_key_is_a_clean_refusal_and_backs_off(alb: Alb, answer: bytes) -> None:
+    alb.server.serve_raw(f"/{alb.realm.kid}", answer, content_type="application/x-pem-file")
+    for _ in range(FLOOD):
+        alb_refused_within(alb, alb.token(), TIMEOUT + 0.3)
+    assert alb.fetches() == 1
 
 
 def test_an_uncached_alb_key_with_the_endpoint_down_or_slow_is_refused_within_the_timeout(alb: Alb) -> None:

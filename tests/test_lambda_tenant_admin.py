@@ -451,3 +451,34 @@ def test_only_a_tenant_admins_access_token_manages_members(cloud, claims):
         )[0]
         == 403
     )
+
+
+def test_the_tenant_and_member_are_the_decoded_path_parameters_the_authorizer_judged(cloud, globex_member):
+    # API Gateway decodes `pathParameters`; the raw path keeps the percent-encoding. The handler
+    # acts on the decoded values, as the JWT authorizer's route match and the tenant rule do.
+    sub = globex_member["sub"]
+    encoded_sub = "".join(f"%{ord(ch):02X}" if ch == "-" else ch for ch in sub)
+
+    def raw_call(method: str, route: str, raw_path: str, body: Any = None, **path: str) -> tuple[int, Any]:
+        event = http_event(
+            method,
+            route,
+            raw_path,
+            authorizer=jwt_authorizer(access_claims(GLOBEX_ADMIN)),
+            path_parameters=path,
+            body=body,
+        )
+        response = handler.lambda_handler(event, LambdaContext())
+        return response["statusCode"], response_json(response)
+
+    status, listed = raw_call("GET", "/tenants/{tenantId}/members", "/tenants/glob%65x/members", tenantId=GLOBEX)
+    assert status == 200 and sub in {member["sub"] for member in listed["members"]}
+    status, changed = raw_call(
+        "PUT",
+        "/tenants/{tenantId}/members/{userId}",
+        f"/tenants/glob%65x/members/{encoded_sub}",
+        body={"role": auth_contract.EDITOR},
+        tenantId=GLOBEX,
+        userId=sub,
+    )
+    assert (status, changed["role"]) == (200, auth_contract.EDITOR)

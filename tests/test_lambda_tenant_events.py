@@ -121,4 +121,33 @@ def test_the_tenant_is_the_decoded_path_parameter(table):
         body={"type": "ok"},
     )
     assert handler.lambda_handler(event, LambdaContext())["statusCode"] == 403
+
+
+def post_raw(raw_path: str, decoded_tenant: str, body: dict) -> dict:
+    """A request whose raw path is percent-encoded: API Gateway decodes `pathParameters`."""
+    event = http_event(
+        "POST",
+        ROUTE,
+        raw_path,
+        authorizer=jwt_authorizer(machine_claims(tenant="acme")),
+        path_parameters={"tenantId": decoded_tenant},
+        body=body,
+    )
+    return handler.lambda_handler(event, LambdaContext())
+
+
+def test_a_percent_encoded_tenant_is_stored_under_the_decoded_id(table):
+    response = post_raw("/tenants/ac%6De/events", "acme", {"type": "invoice.paid"})
+    assert response["statusCode"] == 202
+    assert response_json(response)["tenant"] == "acme"
+    assert [record["tenant"] for record in table_contents(table)] == ["acme"]
+
+
+@pytest.mark.parametrize(
+    "tenant", ["acme corp", "acm\u00e9", "ac.me", "ac%6De", "acme/evil", "", "a" * 65, "\uff41cme"], ids=repr
+)
+def test_a_tenant_outside_the_contracts_grammar_is_400_and_writes_nothing(table, tenant):
+    response = post_raw("/tenants/x/events", tenant, {"type": "ok"})
+    assert response["statusCode"] == 400
+    assert response_json(response)["message"] == f"tenantId: must be {auth_contract.TENANT_ID_RULE}"
     assert table_contents(table) == []

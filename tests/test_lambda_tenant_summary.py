@@ -87,3 +87,30 @@ def test_without_items_read_scope_is_forbidden(table):
 
 def test_missing_authorizer_context_is_401(table):
     assert get("acme", None)["statusCode"] == 401
+
+
+def get_raw(raw_path: str, decoded_tenant: str, authorizer_context: dict) -> dict:
+    """A request whose raw path is percent-encoded: API Gateway decodes `pathParameters`."""
+    event = http_event(
+        "GET",
+        ROUTE,
+        raw_path,
+        authorizer=lambda_authorizer(authorizer_context),
+        path_parameters={"tenantId": decoded_tenant},
+    )
+    return handler.lambda_handler(event, LambdaContext())
+
+
+def test_the_tenant_is_the_decoded_path_parameter_the_authorizer_approved(table):
+    # The authorizer allowed `acme` (pathParameters); the raw path spells it percent-encoded.
+    response = get_raw("/tenants/ac%6De/summary", "acme", context())
+    assert response["statusCode"] == 200
+    assert response_json(response) == {"tenant": "acme", "items": 2, "events": 1}
+    operator = context(tenant="", roles=auth_contract.PLATFORM_OPERATOR, scopes=(auth_contract.PLATFORM_SCOPE,))
+    across = get_raw("/tenants/glob%65x/summary", "globex", operator)
+    assert response_json(across) == {"tenant": "globex", "items": 1, "events": 0}
+
+
+@pytest.mark.parametrize("tenant", ["acme corp", "acm\u00e9", "ac.me", "ac%6De", "\uff41cme"], ids=repr)
+def test_a_tenant_outside_the_contracts_grammar_is_not_found(table, tenant):
+    assert get_raw("/tenants/x/summary", tenant, context(roles="admin"))["statusCode"] == 404

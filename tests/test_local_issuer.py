@@ -691,3 +691,94 @@ def test_admin_flows_are_refused_on_the_public_api(local: Local) -> None:
             AuthParameters={"USERNAME": user.email, "PASSWORD": user.password},
         )
     assert error_code(error) == "InvalidParameterException"
+
+
+# ---------------------------------------------------------------------- where Cognito refuses
+
+
+def unconfirmed_user(local: Local, email: str) -> Any:
+    """A signed-up user who never confirmed, with a tenant (set through moto, as no client may)."""
+    password = demo_password()
+    local.stack.cognito.sign_up(
+        ClientId=local.spa,
+        Username=email,
+        Password=password,
+        UserAttributes=[
+            {"Name": "email", "Value": email},
+            {"Name": auth_contract.TENANT_ATTRIBUTE_CLAIM, "Value": "acme"},
+        ],
+    )
+    status = local.stack.cognito.admin_get_user(UserPoolId=local.pool_id, Username=email)["UserStatus"]
+    assert status == "UNCONFIRMED"
+    return type("Unconfirmed", (), {"email": email, "password": password})()
+
+
+def test_an_unconfirmed_user_cannot_sign_in_with_a_password(local: Local) -> None:
+    user = unconfirmed_user(local, "unconfirmed-password@example.com")
+    with pytest.raises(ClientError) as error:
+        local.password_login(user)
+    assert error.value.response["Error"] == {"Code": "UserNotConfirmedException", "Message": "User is not confirmed."}
+    wrong = type("Wrong", (), {"email": user.email, "password": user.password + "x"})()
+    with pytest.raises(ClientError) as error:
+        local.password_login(wrong)
+    assert error_code(error) == "NotAuthorizedException"  # a wrong password says nothing about the account
+
+
+def test_an_unconfirmed_user_cannot_sign_in_through_the_hosted_ui(local: Local) -> None:
+    user = unconfirmed_user(local, "unconfirmed-hosted@example.com")
+    query = urllib.parse.urlencode(
+        {"response_type": "code", "client_id": local.spa, "redirect_uri": "http://localhost:8765/callback"}
+    )
+    form = urllib.parse.urlencode({"username": user.email, "password": user.password}).encode()
+    with pytest.raises(urllib.error.HTTPError) as page:
+        urllib.request.urlopen(f"{local.stack.issuer_base_url}/login?{query}", data=form, timeout=10)  # noqa: S310
+    assert page.value.code == 400
+    assert "User is not confirmed." in page.value.read().decode()
+
+
+def test_an_email_change_waits_for_its_verification_code(local: Local) -> None:
+    # The pool keeps the original email until the new one is verified (keep_original / Cognito's
+    # AttributesRequireVerificationBeforeUpdate): the new address is neither used nor "verified".
+    user = create_user(
+        local.stack.cognito, local.pool_id, tenant="acme", roles=(auth_contract.VIEWER,), email="mover@example.com"
+    )
+    token = local.password_login(user)["AccessToken"]
+    answer = local.idp.update_user_attributes(
+        AccessToken=token, UserAttributes=[{"Name": "email", "Value": "moved@example.com"}]
+    )
+    assert answer["CodeDeliveryDetailsList"] == [
+        {"Destination": "m***@example.com", "DeliveryMedium": "EMAIL", "AttributeName": "email"}
+    ]
+
+    def attributes() -> dict[str, str]:
+        return {a["Name"]: a["Value"] for a in local.idp.get_user(AccessToken=token)["UserAttributes"]}
+
+    assert (attributes()["email"], attributes()["email_verified"]) == ("mover@example.com", "true")
+    with pytest.raises(ClientError) as error:
+        local.idp.verify_user_attribute(AccessToken=token, AttributeName="email", Code="000000x")
+    assert error_code(error) == "CodeMismatchException"
+    assert attributes()["email"] == "mover@example.com"
+    [(key, pending)] = [(k, v) for k, v in local.stack.issuer.state.pending_attributes.items() if k[2] == "email"]
+    local.idp.verify_user_attribute(AccessToken=token, AttributeName="email", Code=pending.code)
+    assert (attributes()["email"], attributes()["email_verified"]) == ("moved@example.com", "true")
+    assert key not in local.stack.issuer.state.pending_attributes
+
+
+def test_the_admin_api_cannot_rewrite_an_immutable_attribute(local: Local) -> None:
+    user = local.user("globex", auth_contract.VIEWER)
+    with pytest.raises(ClientError) as error:
+        local.idp.admin_update_user_attributes(
+            UserPoolId=local.pool_id,
+            Username=user.username,
+            UserAttributes=[{"Name": auth_contract.TENANT_ATTRIBUTE_CLAIM, "Value": "acme"}],
+        )
+    assert error.value.response["Error"] == {
+        "Code": "InvalidParameterException",
+        "Message": f"user.{auth_contract.TENANT_ATTRIBUTE_CLAIM}: Attribute cannot be updated.",
+    }
+    attributes = local.stack.cognito.admin_get_user(UserPoolId=local.pool_id, Username=user.username)["UserAttributes"]
+    assert {a["Name"]: a["Value"] for a in attributes}[auth_contract.TENANT_ATTRIBUTE_CLAIM] == "globex"
+    # A mutable attribute still passes through to moto.
+    local.idp.admin_update_user_attributes(
+        UserPoolId=local.pool_id, Username=user.username, UserAttributes=[{"Name": "name", "Value": "Gil"}]
+    )

@@ -498,8 +498,11 @@ def test_image_is_built_from_the_service_dockerfile_for_arm64_without_docker_at_
     assert image["source"]["platform"] == "linux/arm64"
     staged = test_env.outdir / f"assembly-{test_env.stage.stage_name}" / image["source"]["directory"]
     assert (staged / "Dockerfile").is_file()
-    assert (staged / "app.py").is_file() and (staged / "alb_auth.py").is_file()
-    assert not (staged / "devtools.py").exists(), "local tools stay out of the image"
+    assert (staged / "service" / "app.py").is_file() and (staged / "service" / "alb_auth.py").is_file()
+    # The token checks the web app shares with the Lambda authorizer travel with it.
+    assert (staged / "jwtcheck" / "jwks.py").is_file() and (staged / "jwtcheck" / "rules.py").is_file()
+    assert not (staged / "service" / "devtools.py").exists(), "local tools stay out of the image"
+    assert not (staged / "service" / "devserver.py").exists()
 
 
 # --------------------------------------------------------------------------- any OIDC provider

@@ -14,6 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 
+import auth_contract
 from shared.claims import ClaimsError, Identity, parse_identity
 
 
@@ -63,6 +64,18 @@ def empty_response(status: int) -> Response:
 def current_identity(app: APIGatewayHttpResolver) -> Identity:
     """The caller of the request being resolved (ClaimsError when the authorizer output is malformed)."""
     return parse_identity(app.current_event.raw_event)
+
+
+def path_tenant(app: APIGatewayHttpResolver) -> str | None:
+    """`{tenantId}` as API Gateway decoded it into `pathParameters`: the value the authorizer saw.
+
+    Never the route match on the raw path, which keeps percent-encoding: `/tenants/ac%6De/...`
+    is tenant `acme` to API Gateway and the authorizer, and must be `acme` here too. Callers
+    validate it with `is_tenant_id`, as the authorizer does.
+    """
+    parameters = app.current_event.path_parameters or {}
+    value = parameters.get(auth_contract.TENANT_PATH_PARAMETER)
+    return value if isinstance(value, str) else None
 
 
 def create_app(logger: Logger) -> APIGatewayHttpResolver:

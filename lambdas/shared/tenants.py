@@ -43,7 +43,6 @@ ROLE = "role"
 ENABLED = "enabled"
 TENANT = "tenant_id"
 
-TENANT_ID = re.compile(auth_contract.TENANT_ID_PATTERN)
 MAX_NAME_LENGTH = 128
 
 # The trigger runs inside Cognito's 5-second budget: fail fast rather than retry for long.
@@ -66,8 +65,12 @@ class MemberNotFound(Exception):
     """The user is not a member of this tenant."""
 
 
+# The contract's tenant-id grammar, for body validation (shared.validation fullmatches it).
+TENANT_ID = re.compile(auth_contract.TENANT_ID_PATTERN)
+
+
 def is_valid_tenant_id(value: Any) -> bool:
-    return isinstance(value, str) and TENANT_ID.match(value) is not None
+    return auth_contract.is_tenant_id(value)
 
 
 def tenant_key(tenant: str) -> str:

@@ -24,7 +24,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 
 import auth_contract
-from shared.api import create_app, current_identity, empty_response, json_response
+from shared.api import create_app, current_identity, empty_response, json_response, path_tenant
 from shared.revocation import revocation_store
 from shared.tenants import CLIENT_CONFIG, tenants_table
 from shared.validation import query_integer, read_json_object
@@ -64,8 +64,20 @@ def list_tenants() -> Response:
     return json_response(200, logic.list_tenants(identity, tenants_table(), limit=limit, after=after))
 
 
-@app.post("/tenants/<tenant_id>/suspend")
-def suspend_tenant(tenant_id: str) -> Response:
+def _decoded_parameter(name: str) -> str:
+    """A path parameter as API Gateway decoded it (what the authorizer judged); never the router's
+    match on the raw, possibly percent-encoded path. Validated by the logic that uses it."""
+    value = (app.current_event.path_parameters or {}).get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _decoded_tenant() -> str:
+    return path_tenant(app) or ""
+
+
+@app.post("/tenants/<raw_tenant_id>/suspend")
+def suspend_tenant(raw_tenant_id: str) -> Response:
+    tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_operator(identity)  # before any store is opened
     profile = logic.set_tenant_status(
@@ -75,8 +87,9 @@ def suspend_tenant(tenant_id: str) -> Response:
     return json_response(200, profile)
 
 
-@app.post("/tenants/<tenant_id>/reinstate")
-def reinstate_tenant(tenant_id: str) -> Response:
+@app.post("/tenants/<raw_tenant_id>/reinstate")
+def reinstate_tenant(raw_tenant_id: str) -> Response:
+    tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_operator(identity)
     profile = logic.set_tenant_status(
@@ -86,15 +99,17 @@ def reinstate_tenant(tenant_id: str) -> Response:
     return json_response(200, profile)
 
 
-@app.get("/tenants/<tenant_id>/members")
-def list_members(tenant_id: str) -> Response:
+@app.get("/tenants/<raw_tenant_id>/members")
+def list_members(raw_tenant_id: str) -> Response:
+    tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)
     return json_response(200, logic.list_members(identity, tenants_table(), tenant_id))
 
 
-@app.post("/tenants/<tenant_id>/members")
-def add_member(tenant_id: str) -> Response:
+@app.post("/tenants/<raw_tenant_id>/members")
+def add_member(raw_tenant_id: str) -> Response:
+    tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)  # refuse before reading the body
     status, member = logic.add_member(identity, tenants_table(), user_pool(), tenant_id, _body())
@@ -104,8 +119,9 @@ def add_member(tenant_id: str) -> Response:
     return json_response(status, member, headers={"Location": f"/tenants/{tenant_id}/members/{member['sub']}"})
 
 
-@app.put("/tenants/<tenant_id>/members/<user_id>")
-def change_member(tenant_id: str, user_id: str) -> Response:
+@app.put("/tenants/<raw_tenant_id>/members/<raw_user_id>")
+def change_member(raw_tenant_id: str, raw_user_id: str) -> Response:
+    tenant_id, user_id = _decoded_tenant(), _decoded_parameter("userId")
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)
     member = logic.change_member(
@@ -118,8 +134,9 @@ def change_member(tenant_id: str, user_id: str) -> Response:
     return json_response(200, member)
 
 
-@app.delete("/tenants/<tenant_id>/members/<user_id>")
-def remove_member(tenant_id: str, user_id: str) -> Response:
+@app.delete("/tenants/<raw_tenant_id>/members/<raw_user_id>")
+def remove_member(raw_tenant_id: str, raw_user_id: str) -> Response:
+    tenant_id, user_id = _decoded_tenant(), _decoded_parameter("userId")
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)
     logic.remove_member(identity, tenants_table(), user_pool(), revocation_store(), tenant_id, user_id)

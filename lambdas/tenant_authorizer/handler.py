@@ -23,14 +23,15 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 
 import auth_contract
+from jwtcheck.jwks import JwksCache
+from jwtcheck.rules import scope_list
 from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, parse_list, short_scope
-from tenant_authorizer.jwks import JwksCache
 from tenant_authorizer.verifier import AccessTokenVerifier, ConfigurationError, TokenError, VerifierSettings
 
 logger = Logger()
 
 DENY: dict[str, Any] = {"isAuthorized": False}
-TENANT_PATH_PARAMETER = "tenantId"
+TENANT_PATH_PARAMETER = auth_contract.TENANT_PATH_PARAMETER
 REQUIRED_SCOPE = auth_contract.ITEMS_READ
 
 
@@ -69,7 +70,7 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
     platform operator (the role AND the platform.admin scope) may reach any tenant's path.
     """
     roles = [role for role in parse_list(claims.get(auth_contract.ROLES_CLAIM), "roles") if role in auth_contract.ROLES]
-    scopes = parse_list(claims.get("scope"), "scope")
+    scopes = scope_list(claims.get("scope"))
     granted = {short_scope(scope, resource_server) for scope in scopes}
     path_tenant = (event.get("pathParameters") or {}).get(TENANT_PATH_PARAMETER)
     if not is_tenant_id(path_tenant):

@@ -25,10 +25,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 
 import auth_contract
-from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, parse_list, short_scope
+from jwtcheck.jwks import JwksCache
+from jwtcheck.rules import scope_list
+from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, short_scope
 from shared.machine_clients import machine_client_records
 from tenant_authorizer.handler import DENY, TENANT_PATH_PARAMETER, Refused, bearer_token
-from tenant_authorizer.jwks import JwksCache
 from tenant_authorizer.verifier import (
     ISSUER_ENV,
     JWKS_URL_ENV,
@@ -61,7 +62,7 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
     client_id = claims["client_id"]
     if claims.get("sub") != client_id or "username" in claims:
         raise Refused("not a client-credentials token")
-    scopes = parse_list(claims.get("scope"), "scope")
+    scopes = scope_list(claims.get("scope"))
     if REQUIRED_SCOPE not in {short_scope(scope, resource_server) for scope in scopes}:
         raise Refused("token lacks the required scope")
     tenant = claims.get(auth_contract.TENANT_CLAIM)

@@ -9,7 +9,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 
-from shared.api import create_app, current_identity, json_response
+from shared.api import create_app, current_identity, json_response, path_tenant
 from shared.items_table import items_table
 from shared.validation import read_json_object
 from tenant_events import logic
@@ -20,9 +20,10 @@ app = create_app(logger)
 
 @app.post("/tenants/<tenant_id>/events")
 def post_event(tenant_id: str) -> Response:
+    # `tenant_id` is the router's match on the raw path; the decoded parameter is what counts.
     identity = current_identity(app)
     logic.require_machine(identity)
-    tenant = logic.require_tenant((app.current_event.raw_event.get("pathParameters") or {}).get("tenantId"))
+    tenant = logic.require_tenant(path_tenant(app))
     logic.require_own_tenant(identity, tenant)  # before the body is read
     event = logic.record_event(identity, items_table(), tenant, read_json_object(app.current_event.raw_event))
     logger.info("event recorded", extra={"event_id": event["id"], "tenant": tenant, "client_id": event["client_id"]})

@@ -28,9 +28,9 @@ def require_machine(identity: Identity) -> None:
         raise Forbidden("Forbidden")
 
 
-def require_tenant(tenant: str) -> str:
+def require_tenant(tenant: str | None) -> str:
     if not is_tenant_id(tenant):
-        raise BadRequest("tenantId: must be 1 to 64 printable characters without spaces or '/'")
+        raise BadRequest(f"tenantId: must be {auth_contract.TENANT_ID_RULE}")
     return tenant
 
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 
 import auth_contract
-from shared.api import Forbidden, NotFound, create_app, current_identity, json_response
+from shared.api import Forbidden, NotFound, create_app, current_identity, json_response, path_tenant
 from shared.claims import Identity, is_tenant_id
 from shared.items_table import EVENT_PREFIX, ITEM_PREFIX, ItemsTable, items_table
 
@@ -17,7 +17,7 @@ logger = Logger()
 app = create_app(logger)
 
 
-def summary(identity: Identity, table: ItemsTable, tenant: str) -> dict[str, Any]:
+def summary(identity: Identity, table: ItemsTable, tenant: str | None) -> dict[str, Any]:
     """The authorizer already applied the tenant-in-path rule; it is checked again here: a member
     of the tenant (any role, the tenant admin included) or a platform operator."""
     if not identity.is_access_token or identity.is_machine:
@@ -33,7 +33,8 @@ def summary(identity: Identity, table: ItemsTable, tenant: str) -> dict[str, Any
 
 @app.get("/tenants/<tenant_id>/summary")
 def get_summary(tenant_id: str) -> Response:
-    return json_response(200, summary(current_identity(app), items_table(), tenant_id))
+    # `tenant_id` is the router's match on the raw path; the decoded parameter is what counts.
+    return json_response(200, summary(current_identity(app), items_table(), path_tenant(app)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
