@@ -42,6 +42,7 @@ from tests.api_events import (
     SPA_CLIENT_ID,
     LambdaContext,
     authorizer_request,
+    mocked_revocation_table,
     qualified,
 )
 
@@ -204,6 +205,8 @@ class LambdaAuthorizerPoint:
         self.realm = world.realm(
             SPA_CLIENT_ID,
             " ".join(["openid", *qualified(auth_contract.ITEMS_READ)]),
+            # Cognito user tokens carry their sign-in session, which the revocation check needs.
+            origin_jti="7c1e5b2a-0000-4000-8000-000000000001",
             **{auth_contract.TENANT_CLAIM: "acme", auth_contract.ROLES_CLAIM: [auth_contract.VIEWER]},
         )
         self.environment = {
@@ -322,10 +325,12 @@ def bearer_points(world: World, code_root: Path, web_client: Any) -> Iterator[di
         for name, value in lambda_point.environment.items():
             patch.setenv(name, value)
         tenant_authorizer.verifier.cache_clear()
-        yield {
-            point.name: point
-            for point in (LocalGatewayPoint(world, code_root), lambda_point, MachinePathPoint(world, web_client))
-        }
+        # The authorizer checks every token it would allow against the revocation store: an empty one.
+        for _ in mocked_revocation_table(patch):
+            yield {
+                point.name: point
+                for point in (LocalGatewayPoint(world, code_root), lambda_point, MachinePathPoint(world, web_client))
+            }
         tenant_authorizer.verifier.cache_clear()
     sys.modules.pop(f"{FUNCTIONS_PACKAGE}.echo", None)
 

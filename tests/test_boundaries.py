@@ -233,6 +233,9 @@ def _call(route: tuple[str, str, str, str], claims: dict[str, str]) -> dict[str,
                 "client_id": claims["client_id"],
                 "username": claims.get("username", ""),
                 "token_use": claims["token_use"],
+                "origin_jti": claims.get("origin_jti", ""),
+                "iat": claims["iat"],
+                "exp": claims["exp"],
             }
         )
     else:
