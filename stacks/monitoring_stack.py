@@ -5,6 +5,9 @@ Alarms (thresholds from `environments.<env>.monitoring`):
 - Authorizers: requests the JWT authorizer or the tenant-path Lambda authorizer turned away,
   counted by metric filters on the API's JSON access logs (401/403 that never reached an
   integration), one metric per authorizer, split by the route table's `Auth` of each route.
+- Revocation store: requests refused because the store did not answer (fail closed), counted by
+  a metric filter on the JSON logs of every function that checks tokens (the line
+  lambdas/shared/revocation.py marks with `"revocation": "store-unavailable"`); any is an alarm.
 - Every project Lambda function (`PythonFunction`): errors, throttles, duration p99.
 - Items table: read and write throttle events.
 - Cognito: throttled sign-ins of every app client.
@@ -46,6 +49,10 @@ MIN_REQUESTS_FOR_RATE = 10
 REQUIRED_LOG_FIELDS = ("status", "integrationStatus", "routeKey")
 REJECTED_STATUSES = ("401", "403")
 AUTHORIZER_METRICS = {Auth.JWT: "JwtAuthorizerRejections", Auth.TENANT_PATH: "TenantAuthorizerRejections"}
+REVOCATION_UNAVAILABLE_METRIC = "RevocationStoreUnavailable"
+# The field and value lambdas/shared/revocation.py logs (UNAVAILABLE_LOG_FIELD/VALUE) when it refuses
+# a request because the store did not answer. Lambda code is not imported here: tests keep both equal.
+REVOCATION_UNAVAILABLE_LOG = ("$.revocation", "store-unavailable")
 
 
 def route_key(spec: RouteSpec) -> str:
@@ -137,6 +144,7 @@ class MonitoringStack(cdk.Stack):
             for construct in stack.node.find_all()
             if isinstance(construct, PythonFunction)
         ]
+        rows.append(self._revocation(api, functions))
         rows.append(self._functions(functions))
         rows.append(self._table(api))
         rows.append(self._sign_in(identity))
@@ -257,6 +265,48 @@ class MonitoringStack(cdk.Stack):
                 ),
             )
         return [cw.GraphWidget(title="Requests turned away by authorizers (per 5 min)", left=metrics, width=24)]
+
+    def _revocation(self, api: ApiStack, functions: Sequence[tuple[str, PythonFunction]]) -> list[cw.IWidget]:
+        readers = [(name, built) for name, built in functions if built.function in api.revocation_readers]
+        self.revocation_filters: dict[str, logs.MetricFilter] = {}
+        for name, built in readers:
+            self.revocation_filters[name] = logs.MetricFilter(
+                self,
+                f"{name}RevocationUnavailableFilter",
+                log_group=built.log_group,
+                filter_pattern=logs.FilterPattern.string_value(
+                    *REVOCATION_UNAVAILABLE_LOG[:1], "=", REVOCATION_UNAVAILABLE_LOG[1]
+                ),
+                metric_namespace=self.namespace,
+                metric_name=REVOCATION_UNAVAILABLE_METRIC,
+                metric_value="1",
+            )
+        refused = cw.Metric(
+            namespace=self.namespace,
+            metric_name=REVOCATION_UNAVAILABLE_METRIC,
+            period=PERIOD,
+            statistic="Sum",
+            label="refused: revocation store unavailable",
+        )
+        self._alarm(
+            REVOCATION_UNAVAILABLE_METRIC,
+            refused,
+            threshold=1,
+            description=(
+                "requests were refused because the revocation store did not answer (fail closed: "
+                "every caller of the API is turned away while it lasts; check DynamoDB and the functions' logs)"
+            ),
+        )
+        table = api.revocation_table
+        return [
+            cw.GraphWidget(title="Refused: revocation store unavailable (per 5 min)", left=[refused], width=12),
+            cw.GraphWidget(
+                title="Revocation store reads and throttles",
+                left=[table.metric_consumed_read_capacity_units(period=PERIOD, statistic="Sum")],
+                right=[table.metric("ReadThrottleEvents", period=PERIOD, statistic="Sum")],
+                width=12,
+            ),
+        ]
 
     def _functions(self, functions: Sequence[tuple[str, PythonFunction]]) -> list[cw.IWidget]:
         errors, throttles, durations = [], [], []

@@ -34,6 +34,8 @@ EXPECTED_ROUTES = {
     "DELETE /items/{id}": (JWT, (auth_contract.ITEMS_WRITE,), "items_write.handler.lambda_handler"),
     "POST /tenants/{tenantId}/events": (JWT, auth_contract.MACHINE_SCOPES, "tenant_events.handler.lambda_handler"),
     "GET /tenants/{tenantId}/summary": (LAMBDA, (), "tenant_summary.handler.lambda_handler"),
+    "POST /me/sign-out": (JWT, auth_contract.USER_SCOPES, "sign_out.handler.lambda_handler"),
+    "POST /me/sign-out-everywhere": (JWT, auth_contract.USER_SCOPES, "sign_out.handler.lambda_handler"),
 }
 
 # handler -> the DynamoDB actions its role may use (and nothing else on data)
@@ -49,6 +51,13 @@ EXPECTED_TABLE_ACTIONS = {
     "tenant_events.handler.lambda_handler": {"dynamodb:PutItem"},
     "tenant_summary.handler.lambda_handler": {"dynamodb:Query"},
     "tenant_authorizer.handler.lambda_handler": set(),
+    "sign_out.handler.lambda_handler": set(),
+}
+# handler -> its actions on the revocation store (identity stack): every function behind an
+# authorizer, and the authorizer, reads it; only the sign-out function writes.
+EXPECTED_REVOCATION_ACTIONS = {
+    **{handler: {"dynamodb:BatchGetItem"} for handler in EXPECTED_TABLE_ACTIONS},
+    "sign_out.handler.lambda_handler": {"dynamodb:BatchGetItem", "dynamodb:PutItem"},
 }
 
 
@@ -366,21 +375,89 @@ def test_every_function_is_arm64_python_with_its_own_role_and_log_group(api):
         assert len(properties["Layers"]) == 1
 
 
+def role_statements(api: dict, handler: str) -> list[dict]:
+    (role_id,) = [role for role, name in handler_by_role(api).items() if name == handler]
+    return [
+        statement
+        for policy in resources(api, POLICY).values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions_of(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def revocation_table_arn(env: str) -> dict:
+    stack = synthesize(env).stage.identity
+    return {"Fn::GetAtt": [stack.resolve(stack.revocation_table.node.default_child.logical_id), "Arn"]}
+
+
 @pytest.mark.parametrize("handler", list(EXPECTED_TABLE_ACTIONS))
 def test_each_role_gets_only_the_table_actions_its_function_uses(api, handler):
-    (role_id,) = [role for role, name in handler_by_role(api).items() if name == handler]
     (table_id,) = resources(api, TABLE)
+    revocation_arn = revocation_table_arn("test")
     actions: set[str] = set()
-    for policy in resources(api, POLICY).values():
-        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+    revocation_actions: set[str] = set()
+    for statement in role_statements(api, handler):
+        statement_actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        data_actions = [action for action in statement_actions if action.startswith("dynamodb:")]
+        if not data_actions:
             continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            statement_actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            data_actions = [action for action in statement_actions if action.startswith("dynamodb:")]
-            if data_actions:
-                assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+        if statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}:
             actions.update(data_actions)
+        else:
+            # Anything else must be exactly the revocation store's ARN, nothing wider.
+            assert identity_value("test", statement["Resource"]) == revocation_arn
+            revocation_actions.update(data_actions)
     assert actions == EXPECTED_TABLE_ACTIONS[handler]
+    assert revocation_actions == EXPECTED_REVOCATION_ACTIONS[handler]
+
+
+def test_every_function_behind_an_authorizer_reads_the_revocation_store_from_its_environment(api, config):
+    from stacks.policies import revocation_ttl_seconds
+
+    for function in resources(api, FUNCTION).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert identity_value("test", variables["REVOCATION_TABLE"]) == {
+            "Ref": revocation_table_arn("test")["Fn::GetAtt"][0]
+        }
+        assert variables["REVOCATION_TTL_SECONDS"] == str(revocation_ttl_seconds(config))
+
+
+def test_revocation_ttl_is_the_longest_access_or_id_token_lifetime(config):
+    from stacks.policies import revocation_ttl_seconds
+
+    identity = config.identity
+    assert revocation_ttl_seconds(config) == 60 * max(identity.access_token_minutes, identity.id_token_minutes)
+    assert revocation_ttl_seconds(synthesize("dev").stage.config) == 3600
+
+
+def test_only_the_sign_out_function_may_sign_users_out_and_only_in_this_pool(api):
+    pool = synthesize("test").stage.identity
+    pool_arn = {"Fn::GetAtt": [pool.resolve(pool.user_pool.node.default_child.logical_id), "Arn"]}
+    for handler in EXPECTED_TABLE_ACTIONS:
+        cognito = [
+            statement
+            for statement in role_statements(api, handler)
+            if any(action.startswith("cognito-idp:") for action in actions_of(statement))
+        ]
+        if handler != "sign_out.handler.lambda_handler":
+            assert cognito == [], handler
+            continue
+        (statement,) = cognito
+        assert statement["Action"] == "cognito-idp:AdminUserGlobalSignOut"
+        assert identity_value("test", statement["Resource"]) == pool_arn
+
+
+def test_sign_out_function_knows_the_pool(api):
+    _, function = only(api, FUNCTION, Handler="sign_out.handler.lambda_handler")
+    variables = function["Properties"]["Environment"]["Variables"]
+    pool = synthesize("test").stage.identity
+    assert identity_value("test", variables["USER_POOL_ID"]) == {
+        "Ref": pool.resolve(pool.user_pool.node.default_child.logical_id)
+    }
 
 
 def test_no_policy_uses_wildcards_on_actions_or_data_resources(api):

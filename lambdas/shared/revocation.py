@@ -119,9 +119,11 @@ def revocation_store() -> RevocationStore:
 ITEM_CACHE_SECONDS = 2.0
 MAX_CACHED_KEYS = 4096
 MAX_CACHED_REVOKED = 1024
-# A revocation check must fail fast rather than hold a request (the authorizer has 5 s in all):
-# one retry, short timeouts (https://docs.aws.amazon.com/boto3/latest/guide/retries.html).
-CLIENT_CONFIG = Config(connect_timeout=1, read_timeout=1, retries={"max_attempts": 2, "mode": "standard"})
+# A revocation check must fail fast rather than hold a request (the authorizer has 5 s in all,
+# JWKS fetch included): one retry, short timeouts, about 2.5 s at worst; a strongly consistent
+# read of three small items takes milliseconds
+# (https://docs.aws.amazon.com/boto3/latest/guide/retries.html).
+CLIENT_CONFIG = Config(connect_timeout=0.5, read_timeout=0.5, retries={"max_attempts": 2, "mode": "standard"})
 # What the logs and the alarm (stacks/monitoring_stack.py) look for: a top-level JSON field.
 UNAVAILABLE_LOG_FIELD = "revocation"
 UNAVAILABLE_LOG_VALUE = "store-unavailable"
