@@ -219,6 +219,28 @@ def request_body(data: str | None) -> bytes | None:
     return data.encode()
 
 
+def api_request(
+    session: Session, method: str, path: str, token: str, body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, bytes]:
+    """One call to the API with a bearer token: (status, body)."""
+    path = path if path.startswith("/") else "/" + path
+    url = session.endpoints.api_url + path
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"not an http(s) URL: {url}")
+    all_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if body is not None:
+        all_headers["Content-Type"] = "application/json"
+    all_headers.update(headers or {})
+    request = urllib.request.Request(url, data=body, headers=all_headers, method=method.upper())  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError as error:
+        raise CliError(f"cannot reach {url}: {error}") from None
+
+
 def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
     if args.which == "machine":
         client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
@@ -226,25 +248,11 @@ def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: Tex
     else:
         entry = session.fresh_user()
         token = entry.get("id_token") if args.which == "id" else entry["access_token"]
-    path = args.path if args.path.startswith("/") else "/" + args.path
-    url = session.endpoints.api_url + path
-    if not url.startswith(("http://", "https://")):
-        raise CliError(f"not an http(s) URL: {url}")
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    body = request_body(args.data)
-    if body is not None:
-        headers["Content-Type"] = "application/json"
+    headers = {}
     for header in args.header or []:
         name, _, value = header.partition(":")
         headers[name.strip()] = value.strip()
-    request = urllib.request.Request(url, data=body, headers=headers, method=args.method.upper())  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
-            status, payload = response.status, response.read()
-    except urllib.error.HTTPError as error:
-        status, payload = error.code, error.read()
-    except OSError as error:
-        raise CliError(f"cannot reach {url}: {error}") from None
+    status, payload = api_request(session, args.method, args.path, token, request_body(args.data), headers)
     print(f"HTTP {status}", file=sys.stderr)
     try:
         print(json.dumps(json.loads(payload), indent=2), file=out)
@@ -254,13 +262,46 @@ def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: Tex
     return EXIT_OK if status < 400 else EXIT_HTTP_ERROR
 
 
+SIGN_OUT_PATH = "/me/sign-out"
+SIGN_OUT_EVERYWHERE_PATH = "/me/sign-out-everywhere"
+
+
 def cmd_logout(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    """Tells the API first (it refuses this session's tokens, or all the user's, at once), then
+    revokes the refresh token with Cognito and forgets the cached tokens, whatever the API said."""
     entry = session.cache.get(session.endpoints.profile)
-    if entry and entry.get("refresh_token"):
-        CognitoAuth(session.endpoints).revoke(entry["refresh_token"])
+    if not entry or not entry.get("access_token"):
+        print("Not signed in: nothing to sign out", file=out)
+        return EXIT_OK
+    exit_code = EXIT_OK
+    try:
+        if entry.get("expires_at", 0) - REFRESH_MARGIN_SECONDS <= time.time() and entry.get("refresh_token"):
+            entry = session.refresh()  # the same sign-in session: its origin_jti is what gets revoked
+        path = SIGN_OUT_EVERYWHERE_PATH if args.everywhere else SIGN_OUT_PATH
+        status, _ = api_request(session, "POST", path, entry["access_token"])
+    except (CliError, AuthError) as error:
+        status, reason = 0, str(error)
+    else:
+        reason = f"HTTP {status}"
+    if 200 <= status < 300:
+        what = "every session of this user" if args.everywhere else "this session"
+        print(f"API: access and ID tokens of {what} refused from now on", file=out)
+    else:
+        exit_code = EXIT_HTTP_ERROR
+        print(
+            f"warning: the API did not record the sign-out ({reason}): tokens already issued stay valid "
+            "until they expire",
+            file=sys.stderr,
+        )
+    if entry.get("refresh_token"):
+        try:
+            CognitoAuth(session.endpoints).revoke(entry["refresh_token"])
+        except AuthError as error:
+            exit_code = EXIT_HTTP_ERROR
+            print(f"warning: Cognito did not revoke the refresh token: {error}", file=sys.stderr)
     session.cache.delete(session.endpoints.profile)
     print("Signed out: refresh token revoked, cached tokens removed", file=out)
-    return EXIT_OK
+    return exit_code
 
 
 # ---------------------------------------------------------------------- parser
@@ -314,9 +355,13 @@ def parser() -> argparse.ArgumentParser:
     m2m.add_argument("--print", action="store_true", help="also print the token")
     m2m.set_defaults(run=cmd_m2m_token)
 
-    commands.add_parser("logout", help="revoke the refresh token and forget the cached tokens").set_defaults(
-        run=cmd_logout
+    logout = commands.add_parser(
+        "logout", help="end this session at the API at once, revoke the refresh token, forget the cached tokens"
     )
+    logout.add_argument(
+        "--everywhere", action="store_true", help="end every session of this user, on every device (global sign-out)"
+    )
+    logout.set_defaults(run=cmd_logout)
     return root
 
 

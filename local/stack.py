@@ -109,6 +109,10 @@ class LocalStack:
             test_hooks=self.test_hooks,
         )
         self._servers.append(issuer_srv)
+        # Functions that call Cognito (AdminUserGlobalSignOut, ...) reach the issuer, which keeps
+        # the refresh tokens and passes the admin API on to moto (botocore's service-specific
+        # endpoint variable: https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html).
+        self.runtime.base_environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = self.issuer.base_url
         for values in self.stacks.values():
             self.user_pool_ids += provision_identity(self.cognito, self.resolver, values, self.issuer.base_url)
             provision_tables(self.dynamodb, self.resolver, values)
