@@ -286,6 +286,10 @@ def cmd_logout(args: argparse.Namespace, session: Session, out: TextIO, stdin: T
     if 200 <= status < 300:
         what = "every session of this user" if args.everywhere else "this session"
         print(f"API: access and ID tokens of {what} refused from now on", file=out)
+    elif status in (401, 403):
+        # Already refused (revoked or expired), or a token without API access: nothing the API
+        # would accept is left to revoke there.
+        print(f"API: nothing to revoke ({reason}: the API already refuses this token)", file=out)
     else:
         exit_code = EXIT_HTTP_ERROR
         print(

@@ -230,4 +230,6 @@ def test_cli_logout_everywhere_ends_the_users_other_sessions_too(stack, tmp_path
     assert code == 0 and "every session of this user" in out
     assert refused_within(stack, ME, phone_token) <= PROMISE_SECONDS
     assert phone("refresh")[0] == 2  # its refresh token is revoked in Cognito as well
+    code, out = phone("logout")  # the phone signing out afterwards: nothing left to revoke, no error
+    assert code == 0 and "nothing to revoke" in out and phone.entry() == {}
     signed_in_again(stack, "acme", auth_contract.ADMIN)
