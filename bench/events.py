@@ -1,7 +1,8 @@
 """Real-shaped events for the handlers: HTTP API payload 2.0 with the authorizer output exactly as
 API Gateway passes it (every JWT claim a string, lists in the `[a b]` form, `scopes` null), a
-Cognito pre-token-generation V2 event, a Lambda context, and an in-memory stand-in for the
-DynamoDB Table object (no boto3 client, no moto, no network)."""
+Cognito pre-token-generation V2 event, a Lambda context, an in-memory stand-in for the
+DynamoDB Table object (no boto3 client, no moto, no network), and a revocation store whose
+BatchGetItem runs through a real botocore client with only the HTTP exchange replaced."""
 
 from __future__ import annotations
 
@@ -72,6 +73,9 @@ def lambda_authorizer_context(role: str = auth_contract.EDITOR) -> dict[str, str
         "client_id": USER_CLIENT_ID,
         "username": "ada",
         "token_use": "access",
+        "origin_jti": "8a1c3e55-2f0e-4f8a-b7c1-6d2e9f0a1b2c",
+        "iat": ISSUED_AT,
+        "exp": EXPIRES,
     }
 
 
@@ -302,3 +306,49 @@ def authorizer_event(token: str) -> dict[str, Any]:
         "identitySource": [event["headers"]["authorization"], event["rawPath"]],
         **event,
     }
+
+
+class _Body:
+    """The raw body botocore reads a response from."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+
+    def stream(self, **_: Any) -> Any:
+        yield self._data
+
+
+def revocation_client() -> Any:
+    """A real botocore DynamoDB client (serialization, signing, parsing all run) whose BatchGetItem
+    never leaves the process: a `before-send` hook answers "no revocation" as DynamoDB would. What
+    it leaves out is the network round trip."""
+    import boto3
+    from botocore.awsrequest import AWSResponse
+
+    from bench.lambda_env import HANDLER_ENVIRONMENT
+
+    table = HANDLER_ENVIRONMENT["REVOCATION_TABLE"]
+    body = json.dumps({"Responses": {table: []}, "UnprocessedKeys": {}}).encode()
+
+    def answer(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(body))
+
+    client = boto3.client(
+        "dynamodb",
+        region_name=REGION,
+        aws_access_key_id="bench",
+        aws_secret_access_key="bench",  # noqa: S106
+    )
+    client.meta.events.register("before-send.dynamodb.BatchGetItem", answer)
+    return client
+
+
+def install_revocation_store(item_cache_seconds: float | None = None) -> Any:
+    """Makes the handlers' revocation check use `revocation_client()`: returns the checker."""
+    from bench.lambda_env import HANDLER_ENVIRONMENT
+    from shared import revocation
+
+    options = {} if item_cache_seconds is None else {"item_cache_seconds": item_cache_seconds}
+    checker = revocation.RevocationChecker(revocation_client(), HANDLER_ENVIRONMENT["REVOCATION_TABLE"], **options)
+    revocation.revocation_checker = lambda: checker
+    return checker

@@ -81,6 +81,7 @@ def warm(function: str) -> dict:
     from bench import events, floor_handler
 
     handler = importlib.import_module(f"{function}.handler")
+    events.install_revocation_store()
     if hasattr(handler, "items_table"):
         from shared.items_table import ItemsTable
 
@@ -123,9 +124,63 @@ def warm(function: str) -> dict:
     return results
 
 
+def revocation(function: str) -> dict:
+    """The revocation check's added latency on one warm handler: the same requests without the
+    check, with it answered from the per-instance cache (the steady state), and with every call
+    reading the store (cache off; the read goes through botocore, the network is left out)."""
+    _prepare(function)
+    from bench import events
+    from shared import revocation as store
+
+    handler = importlib.import_module(f"{function}.handler")
+    if hasattr(handler, "items_table"):
+        from shared.items_table import ItemsTable
+
+        table = ItemsTable(events.StubTable())
+        handler.items_table = lambda: table
+    real_check = store.check_identity
+    cached = events.install_revocation_store()
+    uncached = store.RevocationChecker(events.revocation_client(), cached._table, item_cache_seconds=0)
+    variants = {
+        "without": (lambda identity: None, cached),
+        "cached": (real_check, cached),
+        "uncached": (real_check, uncached),
+    }
+    context = events.LambdaContext()
+    results = {}
+    for label, event in events.scenarios()[function]:
+        samples: dict[str, list[float]] = {name: [] for name in variants}
+        statuses = set()
+
+        def call(e, statuses=statuses):
+            response = handler.lambda_handler(e, context)
+            statuses.add(response.get("statusCode", 200))
+
+        def use(name):
+            check, checker = variants[name]
+            store.check_identity = check
+            store.revocation_checker = lambda: checker
+
+        for name in variants:
+            use(name)
+            for _ in range(WARMUP_CALLS):
+                call(events.fresh(event))
+        for _ in range(BLOCKS):
+            for name in variants:
+                use(name)
+                samples[name] += _sample(call, [events.fresh(event) for _ in range(CALLS_PER_BLOCK)])
+        results[label] = {
+            **{f"{name}_us": values for name, values in samples.items()},
+            "reads": uncached.reads,
+            "statuses": sorted(statuses),
+        }
+    return results
+
+
 def main() -> None:
     out, mode, target = sys.argv[1], sys.argv[2], sys.argv[3]
-    result = cold(target) if mode == "cold" else warm(target)
+    runners = {"cold": cold, "warm": warm, "revocation": revocation}
+    result = runners[mode](target)
     Path(out).write_text(json.dumps(result))
 
 

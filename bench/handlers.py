@@ -1,5 +1,6 @@
 """Row 3: each Lambda handler's cold import time and warm per-invocation latency, vs the floor handler
-(bench/floor_handler.py: it only returns json.dumps of the claims)."""
+(bench/floor_handler.py: it only returns json.dumps of the claims); and what the revocation check
+adds to a warm handler, against the same handler without it."""
 
 from __future__ import annotations
 
@@ -28,7 +29,11 @@ WARM_TARGET_RATIO = 2.0
 WORKER = "bench.handler_worker"
 FLOOR_MODULE = "bench.floor_handler"
 # Functions whose warm path is measured elsewhere (the authorizer's is signature verification: row 4).
-WARM_ELSEWHERE = {"tenant_authorizer": "warm path = token verification, see the verifiers row"}
+WARM_ELSEWHERE = {
+    "tenant_authorizer": "warm path = token verification, see the verifiers row",
+    # A store write and a Cognito call per request, once per sign-out: not a per-request cost.
+    "sign_out": "one PutItem and (everywhere) one Cognito call per sign-out: network-bound, not measured in-process",
+}
 _IMPORTTIME = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \| (\s*)(\S+)")
 
 
@@ -157,8 +162,58 @@ def warm_rows() -> list[Measurement]:
     return rows
 
 
+# One handler behind each kind of authorizer: the check reads its caller from either.
+REVOCATION_FUNCTIONS = ("me", "tenant_summary")
+
+
+def revocation_rows() -> list[Measurement]:
+    rows = []
+    for name in REVOCATION_FUNCTIONS:
+        try:
+            results = run_worker(WORKER, "revocation", name)
+        except Exception as failure:  # noqa: BLE001
+            rows.append(error("handlers", f"{name}: revocation check", str(failure)))
+            continue
+        for label, result in results.items():
+            without = result["without_us"]
+            base50, base99 = percentile(without, 0.5), percentile(without, 0.99)
+            statuses = result["statuses"]
+            for variant, what in (
+                ("cached", "answered from the per-instance cache (steady state: one read per key per 2 s)"),
+                ("uncached", "cache off: every call builds, signs and parses a BatchGetItem (network not included)"),
+            ):
+                samples = result[f"{variant}_us"]
+                p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+                row = Measurement(
+                    row="handlers",
+                    item=f"{name}: warm {label} with the revocation check, {variant}, p50",
+                    value=round(p50, 1),
+                    unit="us",
+                    floor=round(base50, 1),
+                    ratio=round(p50 / base50, 2),
+                    target="figure only",
+                    note=(
+                        f"added p50 {p50 - base50:+.0f} us, p99 {p99 - base99:+.0f} us (p99 {p99:.0f} vs {base99:.0f} us); "
+                        f"floor = the same handler without the check; {what}; {len(samples)} calls"
+                    ),
+                    details={
+                        "p50_us": p50,
+                        "p99_us": p99,
+                        "without_p50_us": base50,
+                        "without_p99_us": base99,
+                        "store_reads": result["reads"] if variant == "uncached" else None,
+                        "statuses": statuses,
+                    },
+                )
+                if statuses != [200]:
+                    row.status = ERROR
+                    row.note = f"handler answered {statuses}, not a success: measurement invalid; " + row.note
+                rows.append(row)
+    return rows
+
+
 def run() -> list[Measurement]:
-    return cold_rows() + warm_rows()
+    return cold_rows() + warm_rows() + revocation_rows()
 
 
 def _debug() -> None:  # pragma: no cover - manual use

@@ -82,6 +82,7 @@ def authorizer() -> dict[str, Any]:
         "exp": now + 3600,
         "iat": now,
         "jti": str(uuid.uuid4()),
+        "origin_jti": str(uuid.uuid4()),
         "username": "ada",
         auth_contract.TENANT_CLAIM: events.TENANT,
         auth_contract.ROLES_CLAIM: [auth_contract.EDITOR],
@@ -96,6 +97,7 @@ def authorizer() -> dict[str, Any]:
     )
     from tenant_authorizer import handler
 
+    events.install_revocation_store()  # allows are checked against it (answered from its cache when warm)
     event = events.authorizer_event(token)
     try:
         primed = handler.authorize(event)

@@ -49,7 +49,7 @@ def run() -> list[Measurement]:
             rates = result["rates"]
             note = f"floor: RSA PKCS1v15 SHA-256 verify of the same signature; {_breakdown(rates)}"
             rows.append(_row("Lambda authorizer RS256: verify()", rates["verify"], rates["raw"], note, result))
-            whole = f"whole authorize(event): header, verify, tenant rule, log line; still allowed: {result['still_allowed']}"
+            whole = f"whole authorize(event): header, verify, tenant rule, revocation check (cached), log line; still allowed: {result['still_allowed']}"
             rows.append(_row("Lambda authorizer RS256: authorize(event)", rates["authorize"], rates["raw"], whole, {}))
         except Exception as failure:  # noqa: BLE001 (a broken verifier is a row, not a crash)
             rows.append(error("verifiers", "Lambda authorizer RS256", str(failure)))

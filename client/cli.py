@@ -251,6 +251,28 @@ def request_body(data: str | None) -> bytes | None:
     return data.encode()
 
 
+def api_request(
+    session: Session, method: str, path: str, token: str, body: bytes | None = None, headers: dict | None = None
+) -> tuple[int, bytes]:
+    """One call to the API with a bearer token: (status, body)."""
+    path = path if path.startswith("/") else "/" + path
+    url = session.endpoints.api_url + path
+    if not url.startswith(("http://", "https://")):
+        raise CliError(f"not an http(s) URL: {url}")
+    all_headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    if body is not None:
+        all_headers["Content-Type"] = "application/json"
+    all_headers.update(headers or {})
+    request = urllib.request.Request(url, data=body, headers=all_headers, method=method.upper())  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError as error:
+        raise CliError(f"cannot reach {url}: {error}") from None
+
+
 def cmd_call(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
     if args.which == "machine":
         client_id = args.client_id or os.environ.get(CLIENT_ID_ENV) or session.endpoints.machine_client_id or ""
@@ -277,33 +299,6 @@ def send(
     """One API request; prints the status (stderr) and the JSON answer (out); the exit code."""
     status, payload = api_request(session, method, path, token, body, extra_headers)
     return print_answer(status, payload, out, token)
-
-
-def api_request(
-    session: Session,
-    method: str,
-    path: str,
-    token: str,
-    body: bytes | None,
-    extra_headers: dict[str, str] | None = None,
-) -> tuple[int, bytes]:
-    """One API call with a bearer token: the status and the raw body."""
-    path = path if path.startswith("/") else "/" + path
-    url = session.endpoints.api_url + path
-    if not url.startswith(("http://", "https://")):
-        raise CliError(f"not an http(s) URL: {url}")
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    if body is not None:
-        headers["Content-Type"] = "application/json"
-    headers.update(extra_headers or {})
-    request = urllib.request.Request(url, data=body, headers=headers, method=method.upper())  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT_SECONDS) as response:  # noqa: S310 - scheme checked
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
-    except OSError as error:
-        raise CliError(f"cannot reach {url}: {error}") from None
 
 
 def print_answer(status: int, payload: bytes, out: TextIO, token: str | None = None) -> int:
@@ -406,13 +401,50 @@ def cmd_operators(args: argparse.Namespace, session: Session, out: TextIO, stdin
     return EXIT_OK
 
 
+SIGN_OUT_PATH = "/me/sign-out"
+SIGN_OUT_EVERYWHERE_PATH = "/me/sign-out-everywhere"
+
+
 def cmd_logout(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
+    """Tells the API first (it refuses this session's tokens, or all the user's, at once), then
+    revokes the refresh token with Cognito and forgets the cached tokens, whatever the API said."""
     entry = session.cache.get(session.endpoints.profile)
-    if entry and entry.get("refresh_token"):
-        CognitoAuth(session.endpoints).revoke(entry["refresh_token"])
+    if not entry or not entry.get("access_token"):
+        print("Not signed in: nothing to sign out", file=out)
+        return EXIT_OK
+    exit_code = EXIT_OK
+    try:
+        if entry.get("expires_at", 0) - REFRESH_MARGIN_SECONDS <= time.time() and entry.get("refresh_token"):
+            entry = session.refresh()  # the same sign-in session: its origin_jti is what gets revoked
+        path = SIGN_OUT_EVERYWHERE_PATH if args.everywhere else SIGN_OUT_PATH
+        status, _ = api_request(session, "POST", path, entry["access_token"])
+    except (CliError, AuthError) as error:
+        status, reason = 0, str(error)
+    else:
+        reason = f"HTTP {status}"
+    if 200 <= status < 300:
+        what = "every session of this user" if args.everywhere else "this session"
+        print(f"API: access and ID tokens of {what} refused from now on", file=out)
+    elif status in (401, 403):
+        # Already refused (revoked or expired), or a token without API access: nothing the API
+        # would accept is left to revoke there.
+        print(f"API: nothing to revoke ({reason}: the API already refuses this token)", file=out)
+    else:
+        exit_code = EXIT_HTTP_ERROR
+        print(
+            f"warning: the API did not record the sign-out ({reason}): tokens already issued stay valid "
+            "until they expire",
+            file=sys.stderr,
+        )
+    if entry.get("refresh_token"):
+        try:
+            CognitoAuth(session.endpoints).revoke(entry["refresh_token"])
+        except AuthError as error:
+            exit_code = EXIT_HTTP_ERROR
+            print(f"warning: Cognito did not revoke the refresh token: {error}", file=sys.stderr)
     session.cache.delete(session.endpoints.profile)
     print("Signed out: refresh token revoked, cached tokens removed", file=out)
-    return EXIT_OK
+    return exit_code
 
 
 # ---------------------------------------------------------------------- parser
@@ -481,9 +513,13 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("client_id", help="the machine client's id")
         sub.add_argument("--tenant", help="the tenant (default: yours; platform operators name one)")
         sub.set_defaults(run=cmd_machine_clients)
-    commands.add_parser("logout", help="revoke the refresh token and forget the cached tokens").set_defaults(
-        run=cmd_logout
+    logout = commands.add_parser(
+        "logout", help="end this session at the API at once, revoke the refresh token, forget the cached tokens"
     )
+    logout.add_argument(
+        "--everywhere", action="store_true", help="end every session of this user, on every device (global sign-out)"
+    )
+    logout.set_defaults(run=cmd_logout)
 
     tenants = commands.add_parser("tenants", help="platform operators: create, list, suspend, reinstate tenants")
     tenant_actions = tenants.add_subparsers(dest="action", required=True)

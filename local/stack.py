@@ -114,8 +114,9 @@ class LocalStack:
             test_hooks=self.test_hooks,
         )
         self._servers.append(issuer_srv)
-        # Functions reach Cognito through the issuer, as they reach Cognito itself on AWS: what
-        # the issuer completes (an invitation's temporary password and email) happens for them too.
+        # Functions reach Cognito through the issuer, as they reach Cognito itself on AWS: what the
+        # issuer completes (an invitation's temporary password and email, AdminUserGlobalSignOut of
+        # the refresh tokens it keeps) happens for them too; the rest goes on to moto.
         # https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html
         self.runtime.base_environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"] = self.issuer.base_url
         for values in self.stacks.values():

@@ -11,6 +11,11 @@
 | tenant_authorizer | (Lambda authorizer of the tenant routes) | none                                   |
 | machine_authorizer | (Lambda authorizer of POST /tenants/{tenantId}/events) | tenants table: GetItem |
 | tenant_admin      | /tenants, /tenants/{tenantId}/suspend, /reinstate, /members[/{userId}] | tenants table: GetItem, PutItem, UpdateItem, DeleteItem, Query, Scan; revocation table: PutItem; Cognito admin actions on this pool (TENANT_ADMIN_COGNITO_ACTIONS) |
+| sign_out          | POST /me/sign-out, POST /me/sign-out-everywhere | none (revocation store: PutItem; Cognito: AdminUserGlobalSignOut on this pool) |
+
+Every function behind an authorizer, and the authorizer, also reads the revocation store
+(`grant_revocation_check`: BatchGetItem on that table only, `REVOCATION_TABLE` and
+`REVOCATION_TTL_SECONDS`); ApiStack applies it to every function of its route table.
 
 Every runtime setting is an environment variable (docs/api.md lists them), so the functions
 run unchanged behind the local gateway.
@@ -43,7 +48,6 @@ MACHINE_CLIENT_TABLE_ACTIONS = (
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
-REVOCATION_WRITE_ACTIONS = ("dynamodb:PutItem",)
 # lambdas/tenant_authorizer/machine.py: is the client still registered for the tenant?
 MACHINE_AUTHORIZER_TABLE_ACTIONS = ("dynamodb:GetItem",)
 # lambdas/machine_clients/logic.py: exactly the Cognito operations it calls.
@@ -75,6 +79,25 @@ TENANT_ADMIN_COGNITO_ACTIONS = (
     "cognito-idp:AdminListGroupsForUser",
     "cognito-idp:AdminRemoveUserFromGroup",
 )
+# The revocation store: readers make one BatchGetItem per check; writers put one item per revocation.
+REVOCATION_READ_ACTIONS = ("dynamodb:BatchGetItem",)
+REVOCATION_WRITE_ACTIONS = ("dynamodb:PutItem",)
+SIGN_OUT_COGNITO_ACTIONS = ("cognito-idp:AdminUserGlobalSignOut",)
+REVOCATION_TABLE_ENV = "REVOCATION_TABLE"
+REVOCATION_TTL_ENV = "REVOCATION_TTL_SECONDS"
+
+
+def revocation_environment(table: dynamodb.ITable, ttl_seconds: int) -> dict[str, str]:
+    """What a function that reads or writes the revocation store needs (lambdas/shared/revocation.py)."""
+    return {REVOCATION_TABLE_ENV: table.table_name, REVOCATION_TTL_ENV: str(ttl_seconds)}
+
+
+def grant_revocation_check(function: lambda_.Function, table: dynamodb.ITable, ttl_seconds: int) -> None:
+    """Lets `function` check tokens against the revocation store: the table's name and exactly
+    BatchGetItem on it."""
+    for name, value in revocation_environment(table, ttl_seconds).items():
+        function.add_environment(name, value)
+    table.grant(function, *REVOCATION_READ_ACTIONS)
 
 
 class ApiBackends(Construct):
@@ -89,6 +112,7 @@ class ApiBackends(Construct):
         table: dynamodb.ITable,
         tenants_table: dynamodb.ITable,
         revocation_table: dynamodb.ITable,
+        revocation_ttl_seconds: int,
         user_pool: cognito.IUserPool,
         issuer: str,
         jwks_url: str,
@@ -136,11 +160,7 @@ class ApiBackends(Construct):
                 **resource_server,
                 "USER_POOL_ID": user_pool.user_pool_id,
                 "TENANTS_TABLE": tenants_table.table_name,
-                "REVOCATION_TABLE": revocation_table.table_name,
-                # Every token a revocation can refuse has expired this long after it is written.
-                "REVOCATION_TTL_SECONDS": str(
-                    60 * max(config.identity.access_token_minutes, config.identity.id_token_minutes)
-                ),
+                **revocation_environment(revocation_table, revocation_ttl_seconds),
                 "MACHINE_ACCESS_TOKEN_MINUTES": str(config.identity.access_token_minutes),
             },
         )
@@ -172,7 +192,6 @@ class ApiBackends(Construct):
             module="machine",
         )
 
-        identity = config.identity
         self.tenant_admin = function(
             "TenantAdmin",
             "tenant_admin",
@@ -181,9 +200,18 @@ class ApiBackends(Construct):
                 **resource_server,
                 "USER_POOL_ID": user_pool.user_pool_id,
                 "TENANTS_TABLE": tenants_table.table_name,
-                "REVOCATION_TABLE": revocation_table.table_name,
-                # A revocation outlives every token it can refuse: the longest token lifetime.
-                "REVOCATION_TTL_SECONDS": str(60 * max(identity.access_token_minutes, identity.id_token_minutes)),
+                **revocation_environment(revocation_table, revocation_ttl_seconds),
+            },
+        )
+
+        self.sign_out = function(
+            "SignOut",
+            "sign_out",
+            "POST /me/sign-out and /me/sign-out-everywhere: revokes the caller's session or every session",
+            {
+                **resource_server,
+                **revocation_environment(revocation_table, revocation_ttl_seconds),
+                "USER_POOL_ID": user_pool.user_pool_id,
             },
         )
 
@@ -200,3 +228,5 @@ class ApiBackends(Construct):
         self.tenant_admin.add_to_role_policy(
             iam.PolicyStatement(actions=list(TENANT_ADMIN_COGNITO_ACTIONS), resources=[user_pool.user_pool_arn])
         )
+        revocation_table.grant(self.sign_out, *REVOCATION_WRITE_ACTIONS)
+        user_pool.grant(self.sign_out, *SIGN_OUT_COGNITO_ACTIONS)

@@ -12,12 +12,12 @@ from aws_cdk import aws_apigatewayv2 as apigw
 from constructs import Construct
 
 import auth_contract
-from stacks.api_backends import ApiBackends
+from stacks.api_backends import ApiBackends, grant_revocation_check
 from stacks.api_http import Auth, RouteSpec, TenantHttpApi
 from stacks.api_table import ItemsTable
 from stacks.config import EnvConfig
 from stacks.identity_stack import IdentityStack
-from stacks.policies import data_removal_policy, log_retention
+from stacks.policies import data_removal_policy, log_retention, revocation_ttl_seconds
 
 GET, POST, PUT, DELETE = apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.HttpMethod.PUT, apigw.HttpMethod.DELETE
 
@@ -28,6 +28,7 @@ class ApiStack(cdk.Stack):
         self.config = config
 
         self.items_table = ItemsTable(self, "ItemsTable", config=config).table
+        self.revocation_table = identity.revocation_table
         # Users call through the SPA/CLI client or the ALB (token relay). Tenants' machine clients are
         # made at run time and have their own authorizer; the platform's MachineClient has no route.
         audience = [client.user_pool_client_id for client in identity.user_clients]
@@ -38,6 +39,7 @@ class ApiStack(cdk.Stack):
             table=self.items_table,
             tenants_table=identity.tenants_table,
             revocation_table=identity.revocation_table,
+            revocation_ttl_seconds=revocation_ttl_seconds(config),
             user_pool=identity.user_pool,
             issuer=identity.issuer_url,
             jwks_url=identity.jwks_url,
@@ -82,7 +84,19 @@ class ApiStack(cdk.Stack):
             RouteSpec(POST, "/tenants/{tenantId}/members", b.tenant_admin, Auth.JWT, manage_tenant),
             RouteSpec(PUT, "/tenants/{tenantId}/members/{userId}", b.tenant_admin, Auth.JWT, manage_tenant),
             RouteSpec(DELETE, "/tenants/{tenantId}/members/{userId}", b.tenant_admin, Auth.JWT, manage_tenant),
+            RouteSpec(POST, "/me/sign-out", b.sign_out, Auth.JWT, scopes(*auth_contract.USER_SCOPES)),
+            RouteSpec(POST, "/me/sign-out-everywhere", b.sign_out, Auth.JWT, scopes(*auth_contract.USER_SCOPES)),
         )
+        # Instant revocation: every function a caller reaches through an authorizer, and the
+        # Lambda authorizer itself, checks the caller's token against the revocation store.
+        self.revocation_readers: list = []
+        for function in [spec.function for spec in self.route_specs if spec.auth is not Auth.NONE] + [
+            b.tenant_authorizer,
+            b.machine_authorizer,
+        ]:
+            if function not in self.revocation_readers:
+                self.revocation_readers.append(function)
+                grant_revocation_check(function, identity.revocation_table, revocation_ttl_seconds(config))
         self.http_api = TenantHttpApi(
             self,
             "HttpApi",

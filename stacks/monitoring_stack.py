@@ -5,6 +5,9 @@ Alarms (thresholds from `environments.<env>.monitoring`):
 - Authorizers: requests the JWT authorizer or the tenant-path Lambda authorizer turned away,
   counted by metric filters on the API's JSON access logs (401/403 that never reached an
   integration), one metric per authorizer, split by the route table's `Auth` of each route.
+- Revocation store: requests refused because the store did not answer (fail closed), counted by
+  a metric filter on the JSON logs of every function that checks tokens (the line
+  lambdas/shared/revocation.py marks with `"revocation": "store-unavailable"`); any is an alarm.
 - Every project Lambda function (`PythonFunction`): errors, throttles, duration p99.
 - Items table: read and write throttle events.
 - Cognito: throttled sign-ins of every app client.
@@ -58,6 +61,10 @@ AUTHORIZER_KINDS = {
     Auth.TENANT_PATH: "tenant-path Lambda authorizer",
     Auth.MACHINE_TENANT: "machine-client Lambda authorizer",
 }
+REVOCATION_UNAVAILABLE_METRIC = "RevocationStoreUnavailable"
+# The field and value lambdas/shared/revocation.py logs (UNAVAILABLE_LOG_FIELD/VALUE) when it refuses
+# a request because the store did not answer. Lambda code is not imported here: tests keep both equal.
+REVOCATION_UNAVAILABLE_LOG = ("$.revocation", "store-unavailable")
 
 
 def route_key(spec: RouteSpec) -> str:
@@ -65,17 +72,36 @@ def route_key(spec: RouteSpec) -> str:
     return f"{spec.method.value} {spec.path}"
 
 
-def authorizer_rejections_pattern(route_keys: Sequence[str]) -> logs.IFilterPattern:
+# CloudWatch Logs refuses a filter pattern longer than this
+# (https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutMetricFilter.html).
+MAX_FILTER_PATTERN_LENGTH = 1024
+
+
+def authorizer_rejections_pattern(
+    route_keys: Sequence[str], *, other_route_keys: Sequence[str] | None = None
+) -> logs.IFilterPattern:
     """Access-log lines of requests turned away before any integration ran (the authorizer said
     no: 401 bad or missing token, 403 scope or tenant rule) on one of `route_keys`. A 403 that a
-    function returns has an integration status, so role checks in the backends do not count."""
+    function returns has an integration status, so role checks in the backends do not count.
+
+    With `other_route_keys` (every other route of the API), the routes are named by what they are
+    not: the JWT authorizer guards most routes, and listing them all would pass the pattern's
+    length limit as the route table grows."""
     missing = [field for field in REQUIRED_LOG_FIELDS if field not in ACCESS_LOG_FIELDS]
     if missing:
         raise ValueError(f"the API access log format lacks {missing}: the authorizer metric filters read them")
+    if other_route_keys is None:
+        routes = logs.FilterPattern.any(
+            *(logs.FilterPattern.string_value("$.routeKey", "=", key) for key in route_keys)
+        )
+    else:
+        routes = logs.FilterPattern.all(
+            *(logs.FilterPattern.string_value("$.routeKey", "!=", key) for key in other_route_keys)
+        )
     return logs.FilterPattern.all(
         logs.FilterPattern.any(*(logs.FilterPattern.string_value("$.status", "=", s) for s in REJECTED_STATUSES)),
         logs.FilterPattern.string_value("$.integrationStatus", "=", "-"),
-        logs.FilterPattern.any(*(logs.FilterPattern.string_value("$.routeKey", "=", key) for key in route_keys)),
+        routes,
     )
 
 
@@ -172,6 +198,7 @@ class MonitoringStack(cdk.Stack):
             for construct in stack.node.find_all()
             if isinstance(construct, PythonFunction)
         ]
+        rows.append(self._revocation(api, functions))
         rows.append(self._functions(functions))
         rows.append(self._table(api))
         rows.append(self._sign_in(identity))
@@ -268,11 +295,16 @@ class MonitoringStack(cdk.Stack):
             keys = [route_key(spec) for spec in api.route_specs if spec.auth is auth]
             if not keys:
                 continue
+            others = [route_key(spec) for spec in api.route_specs if spec.auth is not auth]
+            # The JWT authorizer guards every route but a few: name those few.
+            pattern = authorizer_rejections_pattern(keys, other_route_keys=others if auth is Auth.JWT else None)
+            if len(pattern.log_pattern_string) > MAX_FILTER_PATTERN_LENGTH:
+                raise ValueError(f"{metric_name}: the filter pattern is longer than CloudWatch Logs accepts")
             self.metric_filters[auth] = logs.MetricFilter(
                 self,
                 f"{metric_name}Filter",
                 log_group=api.http_api.access_logs,
-                filter_pattern=authorizer_rejections_pattern(keys),
+                filter_pattern=pattern,
                 metric_namespace=self.namespace,
                 metric_name=metric_name,
                 metric_value="1",
@@ -294,6 +326,48 @@ class MonitoringStack(cdk.Stack):
                 ),
             )
         return [cw.GraphWidget(title="Requests turned away by authorizers (per 5 min)", left=metrics, width=24)]
+
+    def _revocation(self, api: ApiStack, functions: Sequence[tuple[str, PythonFunction]]) -> list[cw.IWidget]:
+        readers = [(name, built) for name, built in functions if built.function in api.revocation_readers]
+        self.revocation_filters: dict[str, logs.MetricFilter] = {}
+        for name, built in readers:
+            self.revocation_filters[name] = logs.MetricFilter(
+                self,
+                f"{name}RevocationUnavailableFilter",
+                log_group=built.log_group,
+                filter_pattern=logs.FilterPattern.string_value(
+                    *REVOCATION_UNAVAILABLE_LOG[:1], "=", REVOCATION_UNAVAILABLE_LOG[1]
+                ),
+                metric_namespace=self.namespace,
+                metric_name=REVOCATION_UNAVAILABLE_METRIC,
+                metric_value="1",
+            )
+        refused = cw.Metric(
+            namespace=self.namespace,
+            metric_name=REVOCATION_UNAVAILABLE_METRIC,
+            period=PERIOD,
+            statistic="Sum",
+            label="refused: revocation store unavailable",
+        )
+        self._alarm(
+            REVOCATION_UNAVAILABLE_METRIC,
+            refused,
+            threshold=1,
+            description=(
+                "requests were refused because the revocation store did not answer (fail closed: "
+                "every caller of the API is turned away while it lasts; check DynamoDB and the functions' logs)"
+            ),
+        )
+        table = api.revocation_table
+        return [
+            cw.GraphWidget(title="Refused: revocation store unavailable (per 5 min)", left=[refused], width=12),
+            cw.GraphWidget(
+                title="Revocation store reads and throttles",
+                left=[table.metric_consumed_read_capacity_units(period=PERIOD, statistic="Sum")],
+                right=[table.metric("ReadThrottleEvents", period=PERIOD, statistic="Sum")],
+                width=12,
+            ),
+        ]
 
     def _functions(self, functions: Sequence[tuple[str, PythonFunction]]) -> list[cw.IWidget]:
         errors, throttles, durations = [], [], []

@@ -27,3 +27,10 @@ def log_retention(config: EnvConfig) -> logs.RetentionDays:
 def data_removal_policy(config: EnvConfig) -> cdk.RemovalPolicy:
     """For stateful resources (user pool, tables, buckets): RETAIN where the environment keeps data."""
     return cdk.RemovalPolicy.RETAIN if config.retain_data else cdk.RemovalPolicy.DESTROY
+
+
+def revocation_ttl_seconds(config: EnvConfig) -> int:
+    """How long a revocation must be kept: the longest access or ID token lifetime (then every token
+    it can refuse has expired). Every function that reads or writes the store gets it as
+    `REVOCATION_TTL_SECONDS`."""
+    return 60 * max(config.identity.access_token_minutes, config.identity.id_token_minutes)

@@ -19,7 +19,7 @@ import boto3
 from moto import mock_aws
 
 import auth_contract
-from shared import machine_clients
+from shared import machine_clients, revocation
 from shared.items_table import PARTITION_KEY, SORT_KEY, items_table
 
 REGION = "eu-west-1"
@@ -32,6 +32,8 @@ SPA_CLIENT_ID = "4spaclient0000000000000000"
 ALB_CLIENT_ID = "5albclient0000000000000000"
 MACHINE_CLIENT_ID = "6machineclient000000000000"
 TABLE_NAME = "jwt-auth-test-items"
+REVOCATION_TABLE_NAME = "jwt-auth-test-revocation"
+REVOCATION_TTL_SECONDS = 3600
 
 
 def qualified(*scopes: str) -> list[str]:
@@ -272,8 +274,18 @@ def table_contents(table: Any) -> list[dict[str, Any]]:
     return sorted(records, key=lambda record: (record[PARTITION_KEY], record[SORT_KEY]))
 
 
-def mocked_items_table(monkeypatch: Any) -> Iterator[Any]:
-    """Yields an empty moto items table, with the environment the API functions read."""
+def create_revocation_table() -> Any:
+    """The revocation store with the key schema the stack defines (checked by tests/test_tenancy_tables.py)."""
+    dynamodb = boto3.resource("dynamodb", region_name=REGION)
+    return dynamodb.create_table(
+        TableName=REVOCATION_TABLE_NAME,
+        KeySchema=[{"AttributeName": auth_contract.TABLE_PARTITION_KEY, "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": auth_contract.TABLE_PARTITION_KEY, "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
+def _api_environment(monkeypatch: Any) -> None:
     for name, value in {
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
@@ -281,12 +293,36 @@ def mocked_items_table(monkeypatch: Any) -> Iterator[Any]:
         "AWS_SESSION_TOKEN": "testing",
         "TABLE_NAME": TABLE_NAME,
         "RESOURCE_SERVER_IDENTIFIER": RESOURCE_SERVER,
+        revocation.TABLE_ENV: REVOCATION_TABLE_NAME,
+        revocation.TTL_ENV: str(REVOCATION_TTL_SECONDS),
     }.items():
         monkeypatch.setenv(name, value)
+
+
+def _clear_caches() -> None:
     items_table.cache_clear()
+    revocation.revocation_checker.cache_clear()
+    revocation.revocation_store.cache_clear()
+
+
+def mocked_items_table(monkeypatch: Any) -> Iterator[Any]:
+    """Yields an empty moto items table, with the environment the API functions read and an empty
+    revocation store (every API function checks it)."""
+    _api_environment(monkeypatch)
+    _clear_caches()
     with mock_aws():
+        create_revocation_table()
         yield create_items_table()
-    items_table.cache_clear()
+    _clear_caches()
+
+
+def mocked_revocation_table(monkeypatch: Any) -> Iterator[Any]:
+    """Yields an empty moto revocation store, with the environment the API functions read."""
+    _api_environment(monkeypatch)
+    _clear_caches()
+    with mock_aws():
+        yield create_revocation_table()
+    _clear_caches()
 
 
 def response_json(response: dict[str, Any]) -> Any:

@@ -56,6 +56,8 @@ EXPECTED_ROUTES = {
     "POST /tenants/{tenantId}/members": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
     "PUT /tenants/{tenantId}/members/{userId}": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
     "DELETE /tenants/{tenantId}/members/{userId}": (JWT, MEMBER_ADMINS, TENANT_ADMIN),
+    "POST /me/sign-out": (JWT, auth_contract.USER_SCOPES, "sign_out.handler.lambda_handler"),
+    "POST /me/sign-out-everywhere": (JWT, auth_contract.USER_SCOPES, "sign_out.handler.lambda_handler"),
 }
 
 # handler -> the DynamoDB actions its role may use (and nothing else on data)
@@ -74,9 +76,10 @@ EXPECTED_TABLE_ACTIONS = {
     "machine_clients.handler.lambda_handler": set(),
     "tenant_authorizer.machine.lambda_handler": set(),
     TENANT_ADMIN: set(),  # the tenancy tables only (test_the_tenant_admin_function_may_...)
+    "sign_out.handler.lambda_handler": set(),
 }
 
-# handler -> identity-stack resource (by its output's logical id) -> the exact actions on it
+# handler -> identity-stack resource (the revocation store apart) (by its output's logical id) -> the exact actions on it
 EXPECTED_IDENTITY_GRANTS = {
     "machine_clients.handler.lambda_handler": {
         "TenantsTable": {
@@ -86,7 +89,6 @@ EXPECTED_IDENTITY_GRANTS = {
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
         },
-        "RevocationTable": {"dynamodb:PutItem"},
         "UserPool6BA7E5F2": {
             "cognito-idp:CreateUserPoolClient",
             "cognito-idp:DeleteUserPoolClient",
@@ -96,6 +98,7 @@ EXPECTED_IDENTITY_GRANTS = {
         },
     },
     "tenant_authorizer.machine.lambda_handler": {"TenantsTable": {"dynamodb:GetItem"}},
+    "sign_out.handler.lambda_handler": {"UserPool6BA7E5F2": {"cognito-idp:AdminUserGlobalSignOut"}},
     TENANT_ADMIN: {
         "TenantsTable": {
             "dynamodb:GetItem",
@@ -105,7 +108,6 @@ EXPECTED_IDENTITY_GRANTS = {
             "dynamodb:Query",
             "dynamodb:Scan",
         },
-        "RevocationTable": {"dynamodb:PutItem"},
         "UserPool6BA7E5F2": {
             "cognito-idp:AdminAddUserToGroup",
             "cognito-idp:AdminCreateUser",
@@ -116,6 +118,15 @@ EXPECTED_IDENTITY_GRANTS = {
             "cognito-idp:AdminListGroupsForUser",
             "cognito-idp:AdminRemoveUserFromGroup",
         },
+    },
+}
+# handler -> its actions on the revocation store (identity stack): every function behind an
+# authorizer, and both authorizers, read it; the functions that revoke also write.
+EXPECTED_REVOCATION_ACTIONS = {
+    **{handler: {"dynamodb:BatchGetItem"} for handler in EXPECTED_TABLE_ACTIONS},
+    **{
+        handler: {"dynamodb:BatchGetItem", "dynamodb:PutItem"}
+        for handler in ("sign_out.handler.lambda_handler", "machine_clients.handler.lambda_handler", TENANT_ADMIN)
     },
 }
 
@@ -504,23 +515,98 @@ def test_every_function_is_arm64_python_with_its_own_role_and_log_group(api):
         assert len(properties["Layers"]) == 1
 
 
+def role_statements(api: dict, handler: str) -> list[dict]:
+    (role_id,) = [role for role, name in handler_by_role(api).items() if name == handler]
+    return [
+        statement
+        for policy in resources(api, POLICY).values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+    ]
+
+
+def actions_of(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+
+
+def tenants_table_arn(env: str) -> dict:
+    stack = synthesize(env).stage.identity
+    return {"Fn::GetAtt": [stack.resolve(stack.tenants_table.node.default_child.logical_id), "Arn"]}
+
+
+def revocation_table_arn(env: str) -> dict:
+    stack = synthesize(env).stage.identity
+    return {"Fn::GetAtt": [stack.resolve(stack.revocation_table.node.default_child.logical_id), "Arn"]}
+
+
 @pytest.mark.parametrize("handler", list(EXPECTED_TABLE_ACTIONS))
 def test_each_role_gets_only_the_table_actions_its_function_uses(api, handler):
-    (role_id,) = [role for role, name in handler_by_role(api).items() if name == handler]
     (table_id,) = resources(api, TABLE)
+    revocation_arn = revocation_table_arn("test")
     actions: set[str] = set()
-    for policy in resources(api, POLICY).values():
-        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+    revocation_actions: set[str] = set()
+    for statement in role_statements(api, handler):
+        statement_actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        data_actions = [action for action in statement_actions if action.startswith("dynamodb:")]
+        if not data_actions:
             continue
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
-            statement_actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-            data_actions = [action for action in statement_actions if action.startswith("dynamodb:")]
-            if data_actions and is_cross_stack(statement["Resource"]):
-                continue  # a tenancy table of the identity stack: exact grants checked below
-            if data_actions:
-                assert statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}
+        if statement["Resource"] == {"Fn::GetAtt": [table_id, "Arn"]}:
             actions.update(data_actions)
+        elif identity_value("test", statement["Resource"]) == revocation_arn:
+            revocation_actions.update(data_actions)
+        else:
+            # Anything else must be exactly the tenants table, whose grants are checked exactly below.
+            assert identity_value("test", statement["Resource"]) == tenants_table_arn("test")
+            assert EXPECTED_IDENTITY_GRANTS[handler]["TenantsTable"] == set(data_actions)
     assert actions == EXPECTED_TABLE_ACTIONS[handler]
+    assert revocation_actions == EXPECTED_REVOCATION_ACTIONS[handler]
+
+
+def test_every_function_behind_an_authorizer_reads_the_revocation_store_from_its_environment(api, config):
+    from stacks.policies import revocation_ttl_seconds
+
+    for function in resources(api, FUNCTION).values():
+        variables = function["Properties"]["Environment"]["Variables"]
+        assert identity_value("test", variables["REVOCATION_TABLE"]) == {
+            "Ref": revocation_table_arn("test")["Fn::GetAtt"][0]
+        }
+        assert variables["REVOCATION_TTL_SECONDS"] == str(revocation_ttl_seconds(config))
+
+
+def test_revocation_ttl_is_the_longest_access_or_id_token_lifetime(config):
+    from stacks.policies import revocation_ttl_seconds
+
+    identity = config.identity
+    assert revocation_ttl_seconds(config) == 60 * max(identity.access_token_minutes, identity.id_token_minutes)
+    assert revocation_ttl_seconds(synthesize("dev").stage.config) == 3600
+
+
+def test_only_the_sign_out_function_may_sign_users_out_and_only_in_this_pool(api):
+    pool = synthesize("test").stage.identity
+    pool_arn = {"Fn::GetAtt": [pool.resolve(pool.user_pool.node.default_child.logical_id), "Arn"]}
+    for handler in EXPECTED_TABLE_ACTIONS:
+        cognito = [
+            statement
+            for statement in role_statements(api, handler)
+            if any(action.startswith("cognito-idp:") for action in actions_of(statement))
+        ]
+        if handler != "sign_out.handler.lambda_handler":
+            # Functions with other Cognito grants have them checked exactly (EXPECTED_IDENTITY_GRANTS).
+            assert all("cognito-idp:AdminUserGlobalSignOut" not in actions_of(st) for st in cognito), handler
+            assert cognito == [] or handler in EXPECTED_IDENTITY_GRANTS, handler
+            continue
+        (statement,) = cognito
+        assert statement["Action"] == "cognito-idp:AdminUserGlobalSignOut"
+        assert identity_value("test", statement["Resource"]) == pool_arn
+
+
+def test_sign_out_function_knows_the_pool(api):
+    _, function = only(api, FUNCTION, Handler="sign_out.handler.lambda_handler")
+    variables = function["Properties"]["Environment"]["Variables"]
+    pool = synthesize("test").stage.identity
+    assert identity_value("test", variables["USER_POOL_ID"]) == {
+        "Ref": pool.resolve(pool.user_pool.node.default_child.logical_id)
+    }
 
 
 def identity_grants(api: dict, handler: str) -> dict[str, set[str]]:
@@ -541,6 +627,8 @@ def identity_grants(api: dict, handler: str) -> dict[str, set[str]]:
                 if logical_id.startswith(prefix)
             )
             assert attribute == "Arn"
+            if name == "RevocationTable":
+                continue  # every reader's and writer's actions: EXPECTED_REVOCATION_ACTIONS
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             assert statement["Effect"] == "Allow" and name not in grants
             grants[name] = set(actions)
@@ -621,12 +709,11 @@ def identity_arn(env: str, type_: str, logical_prefix: str) -> dict:
 def test_the_tenant_admin_function_may_use_exactly_its_actions_on_this_pool_and_the_tenancy_tables(api):
     """Least privilege (issue #13.2): only this pool, only the cognito-idp actions the code calls;
     the tenants table with the item actions it uses; the revocation table for writes only."""
-    by_resource = {
-        json.dumps(identity_value("test", statement["Resource"]), sort_keys=True): sorted(
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        for statement in tenant_admin_statements(api)
-    }
+    by_resource: dict[str, list[str]] = {}
+    for statement in tenant_admin_statements(api):
+        key = json.dumps(identity_value("test", statement["Resource"]), sort_keys=True)
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        by_resource[key] = sorted({*by_resource.get(key, []), *actions})
     assert by_resource == {
         json.dumps(identity_arn("test", "AWS::Cognito::UserPool", "UserPool"), sort_keys=True): [
             "cognito-idp:AdminAddUserToGroup",
@@ -646,7 +733,11 @@ def test_the_tenant_admin_function_may_use_exactly_its_actions_on_this_pool_and_
             "dynamodb:Scan",
             "dynamodb:UpdateItem",
         ],
-        json.dumps(identity_arn("test", TABLE, "RevocationTable"), sort_keys=True): ["dynamodb:PutItem"],
+        # Writes its revocations; reads the store like every function behind an authorizer.
+        json.dumps(identity_arn("test", TABLE, "RevocationTable"), sort_keys=True): [
+            "dynamodb:BatchGetItem",
+            "dynamodb:PutItem",
+        ],
     }
     assert all(statement["Effect"] == "Allow" for statement in tenant_admin_statements(api))
 
@@ -659,7 +750,9 @@ def test_no_other_api_function_reaches_cognito_or_the_tenancy_tables(api):
             continue
         text = json.dumps(policy["Properties"]["PolicyDocument"])
         assert "cognito-idp:" not in text
-        assert "TenantsTable" not in text and "RevocationTable" not in text
+        # The revocation store is read by every function behind an authorizer: its actions are
+        # checked exactly in test_each_role_gets_only_the_table_actions_its_function_uses.
+        assert "TenantsTable" not in text
 
 
 def test_the_tenant_admin_function_gets_the_pool_tables_and_revocation_ttl_from_its_environment(api, config):

@@ -48,6 +48,7 @@ from tests.api_events import (
     LambdaContext,
     authorizer_request,
     create_tenants_table,
+    mocked_revocation_table,
     qualified,
 )
 
@@ -223,6 +224,8 @@ class LambdaAuthorizerPoint:
         self.realm = world.realm(
             SPA_CLIENT_ID,
             " ".join(["openid", *qualified(auth_contract.ITEMS_READ)]),
+            # Cognito user tokens carry their sign-in session, which the revocation check needs.
+            origin_jti="7c1e5b2a-0000-4000-8000-000000000001",
             **{auth_contract.TENANT_CLAIM: "acme", auth_contract.ROLES_CLAIM: [auth_contract.VIEWER]},
         )
         self.environment = {
@@ -385,15 +388,17 @@ def bearer_points(world: World, code_root: Path, web_client: Any) -> Iterator[di
         machine_authorizer.verifier.cache_clear()
         machine_clients.machine_client_records.cache_clear()
         machine_point.register()
-        yield {
-            point.name: point
-            for point in (
-                LocalGatewayPoint(world, code_root),
-                lambda_point,
-                machine_point,
-                MachinePathPoint(world, web_client),
-            )
-        }
+        # The authorizers check every token they would allow against the revocation store: an empty one.
+        for _ in mocked_revocation_table(patch):
+            yield {
+                point.name: point
+                for point in (
+                    LocalGatewayPoint(world, code_root),
+                    lambda_point,
+                    machine_point,
+                    MachinePathPoint(world, web_client),
+                )
+            }
         tenant_authorizer.verifier.cache_clear()
         machine_authorizer.verifier.cache_clear()
         machine_clients.machine_client_records.cache_clear()

@@ -29,6 +29,7 @@ from tenant_authorizer.verifier import MAX_TOKEN_LENGTH
 
 import auth_contract
 from jwtcheck.fetch import check_url
+from shared import revocation
 from tests.api_events import (
     ALB_CLIENT_ID,
     ISSUER,
@@ -37,6 +38,7 @@ from tests.api_events import (
     SPA_CLIENT_ID,
     LambdaContext,
     authorizer_request,
+    mocked_revocation_table,
     qualified,
 )
 
@@ -125,7 +127,9 @@ def jwks(jwks_server: JwksServer, signer: Signer, monkeypatch) -> JwksServer:
     monkeypatch.setenv("ALLOWED_CLIENT_IDS", f"{SPA_CLIENT_ID},{ALB_CLIENT_ID}")
     monkeypatch.setenv("RESOURCE_SERVER_IDENTIFIER", RESOURCE_SERVER)
     handler.verifier.cache_clear()
-    yield jwks_server
+    # Every allow is checked against the revocation store first: an empty one here.
+    for _ in mocked_revocation_table(monkeypatch):
+        yield jwks_server
     handler.verifier.cache_clear()
 
 
@@ -177,7 +181,8 @@ def b64url(data: bytes) -> str:
 
 
 def test_member_of_the_tenant_in_the_path_is_allowed_with_context(jwks, signer):
-    response = authorize(signer.sign(access_token_claims()))
+    claims = access_token_claims()
+    response = authorize(signer.sign(claims))
     assert response == {
         "isAuthorized": True,
         "context": {
@@ -188,6 +193,9 @@ def test_member_of_the_tenant_in_the_path_is_allowed_with_context(jwks, signer):
             "client_id": SPA_CLIENT_ID,
             "username": "victor",
             "token_use": "access",
+            "origin_jti": claims["origin_jti"],
+            "iat": claims["iat"],
+            "exp": claims["exp"],
         },
     }
 
@@ -403,6 +411,35 @@ def test_denial_logs_give_a_reason_but_never_the_token(jwks, signer, caplog):
     assert denial.reason == "Refused: tenant in path is not the token's tenant"
     logged = " ".join(str(value) for record in caplog.records for value in vars(record).values())
     assert token.split(".")[1] not in logged and token.split(".")[2] not in logged
+
+
+# --------------------------------------------------------------------------- revocation
+
+
+def test_a_revoked_session_is_denied(jwks, signer):
+    claims = access_token_claims()
+    token = signer.sign(claims)
+    assert authorize(token)["isAuthorized"] is True
+    revocation.revocation_store().revoke_session(claims["origin_jti"], "logout")
+    revocation.revocation_checker.cache_clear()  # a new instance; the cache's bound is tested apart
+    assert authorize(token) == DENY
+
+
+def test_a_token_issued_before_its_tenants_not_before_is_denied(jwks, signer):
+    claims = access_token_claims(issued=int(time.time()) - 30)
+    revocation.revocation_store().revoke_tenant("acme", "suspended")
+    assert authorize(signer.sign(claims)) == DENY
+    assert authorize(signer.sign(access_token_claims(tenant="globex")), tenant="globex")["isAuthorized"] is True
+
+
+def test_an_unanswering_store_denies_and_says_so(jwks, signer, monkeypatch, caplog):
+    monkeypatch.setenv(revocation.TABLE_ENV, "no-such-table")
+    revocation.revocation_checker.cache_clear()
+    with caplog.at_level("INFO"):
+        assert authorize(signer.sign(access_token_claims())) == DENY
+    (denial,) = [record for record in caplog.records if record.getMessage().startswith("denied")]
+    assert denial.levelname == "ERROR"
+    assert getattr(denial, revocation.UNAVAILABLE_LOG_FIELD) == revocation.UNAVAILABLE_LOG_VALUE
 
 
 # --------------------------------------------------------------------------- configuration

@@ -92,6 +92,9 @@ def test_access_token_through_the_jwt_authorizer():
         scopes=frozenset({"openid", "email", *auth_contract.ROLE_SCOPES[auth_contract.ADMIN]}),
         client_id=SPA_CLIENT_ID,
         token_use="access",
+        origin_jti=claims["origin_jti"],
+        issued_at=int(claims["iat"]),
+        expires_at=int(claims["exp"]),
     )
     assert identity.is_admin and identity.is_access_token and not identity.is_machine
 
@@ -238,6 +241,23 @@ def test_lambda_authorizer_context():
     assert identity.roles == frozenset({"admin", "editor"})
     assert identity.scopes == frozenset({auth_contract.ITEMS_READ, auth_contract.ITEMS_WRITE})
     assert identity.username == "erin" and identity.client_id == SPA_CLIENT_ID
+    assert identity.origin_jti is None and identity.issued_at is None  # the check refuses such a caller
+
+
+def test_lambda_authorizer_context_carries_what_the_revocation_check_reads():
+    context = {"sub": "s", "token_use": "access", "origin_jti": "jti-1", "iat": 1_800_000_000, "exp": "1800000900"}
+    identity = identity_of(lambda_authorizer(context))
+    assert (identity.origin_jti, identity.issued_at, identity.expires_at) == ("jti-1", 1_800_000_000, 1_800_000_900)
+
+
+@pytest.mark.parametrize("value", ["-1", "1.5", "soon", "", True, 1.5, "1" * 13, "١٢٣"])
+def test_malformed_iat_raises_claims_error_or_is_absent(value):
+    claims = {**access_claims(EDITOR), "iat": value}
+    if value == "":
+        assert identity_of(jwt_authorizer(claims)).issued_at is None
+        return
+    with pytest.raises(ClaimsError):
+        identity_of(jwt_authorizer(claims))
 
 
 def test_lambda_authorizer_context_with_real_lists_and_empty_username():
@@ -302,7 +322,20 @@ json_values = st.recursive(
     max_leaves=20,
 )
 claim_names = st.sampled_from(
-    ["sub", "username", "tenant_id", "roles", "scope", "client_id", "token_use", "aud", "cognito:username", "exp"]
+    [
+        "sub",
+        "username",
+        "tenant_id",
+        "roles",
+        "scope",
+        "client_id",
+        "token_use",
+        "aud",
+        "cognito:username",
+        "exp",
+        "iat",
+        "origin_jti",
+    ]
 )
 
 

@@ -13,6 +13,7 @@ these tests speak HTTP and Cognito's API to it only.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -25,6 +26,7 @@ import auth_contract
 from local import testing
 from local.templates import from_stage
 from tests.synth import Synthesized
+from tests.test_e2e_revocation import PROMISE_SECONDS, refused_within
 
 ADMIN, EDITOR, VIEWER = auth_contract.ADMIN, auth_contract.EDITOR, auth_contract.VIEWER
 NEW_PASSWORD = "Local-e2e-Passw0rd!"
@@ -104,6 +106,9 @@ OWN_TENANT_ROUTES = {
     ("GET", "/items/{id}"),
     ("PUT", "/items/{id}"),
     ("DELETE", "/items/{id}"),
+    # The caller's own sign-in sessions (tests/test_e2e_revocation.py).
+    ("POST", "/me/sign-out"),
+    ("POST", "/me/sign-out-everywhere"),
 }
 
 
@@ -348,3 +353,52 @@ def test_a_self_signed_up_user_waits_for_an_invitation(stack: testing.RunningSta
     )
     cognito.admin_confirm_sign_up(UserPoolId=stack.outputs["UserPoolId"], Username=email)
     assert_reaches_no_data(stack, stack.sign_in(email, NEW_PASSWORD)["AccessToken"])
+
+
+# ---------------------------------------------------------------------- lifecycle revokes existing tokens
+
+
+def _signed_in_member(stack: testing.RunningStack, admin: str, tenant: str, role: str = VIEWER) -> dict[str, Any]:
+    member = invite(stack, admin, tenant, role)
+    tokens = stack.accept_invitation(member["email"], NEW_PASSWORD)
+    token = tokens["AccessToken"]
+    # Both kinds of route answer, and the gateway now caches the tenant authorizer's allow (300 s).
+    for route in (("GET", "/me"), ("GET", f"/tenants/{tenant}/summary")):
+        assert stack.call(*route, token=token).status == 200, route
+    return {**member, "token": token}
+
+
+@pytest.mark.parametrize("change", ["removal", "disable"])
+def test_removing_or_disabling_a_member_refuses_their_tokens_within_five_seconds(
+    stack: testing.RunningStack, acme_admin: str, change: str
+) -> None:
+    member = _signed_in_member(stack, acme_admin, "acme")
+    path = f"/tenants/acme/members/{member['sub']}"
+    if change == "removal":
+        assert stack.call("DELETE", path, token=acme_admin).status == 204
+    else:
+        assert stack.call("PUT", path, token=acme_admin, body={"enabled": False}).status == 200
+    for route in (("GET", "/me"), ("GET", "/tenants/acme/summary")):
+        assert refused_within(stack, route, member["token"]) <= PROMISE_SECONDS
+
+
+def test_a_role_change_refuses_the_members_tokens_from_before_it(stack: testing.RunningStack, acme_admin: str) -> None:
+    member = _signed_in_member(stack, acme_admin, "acme", EDITOR)
+    # Revocation times are whole seconds (docs/security.md): change the role in a later second.
+    while int(time.time()) <= claims(member["token"])["iat"]:
+        time.sleep(0.05)
+    path = f"/tenants/acme/members/{member['sub']}"
+    assert stack.call("PUT", path, token=acme_admin, body={"role": VIEWER}).status == 200
+    for route in (("GET", "/me"), ("GET", "/tenants/acme/summary")):
+        assert refused_within(stack, route, member["token"]) <= PROMISE_SECONDS
+
+
+def test_suspending_a_tenant_refuses_its_existing_tokens_within_five_seconds(
+    stack: testing.RunningStack, operator: str
+) -> None:
+    tenant = create_tenant(stack, operator)
+    member = _signed_in_member(stack, operator, tenant, ADMIN)
+    assert stack.call("POST", f"/tenants/{tenant}/suspend", token=operator).status == 200
+    for route in (("GET", "/me"), ("GET", f"/tenants/{tenant}/summary")):
+        assert refused_within(stack, route, member["token"]) <= PROMISE_SECONDS
+    assert stack.call("POST", f"/tenants/{tenant}/reinstate", token=operator).status == 200

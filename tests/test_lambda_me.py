@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from me import handler
 
 import auth_contract
@@ -13,10 +14,17 @@ from tests.api_events import (
     http_event,
     id_token_claims,
     jwt_authorizer,
+    mocked_revocation_table,
     response_json,
 )
 
 VIEWER = User("victor", "acme", (auth_contract.VIEWER,))
+
+
+@pytest.fixture(autouse=True)
+def revocation_store(monkeypatch):
+    """Every caller is checked against the revocation store: an empty one here."""
+    yield from mocked_revocation_table(monkeypatch)
 
 
 def call(event: dict) -> dict:

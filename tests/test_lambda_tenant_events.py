@@ -55,6 +55,9 @@ def test_machine_client_records_an_event_for_the_tenant(table):
     assert json.loads(record["detail"]) == {"amount": 12.5, "currency": "EUR"}
 
 
+A_SESSION = {"origin_jti": "0d5c3a1e-0000-4000-8000-0000000000aa"}
+
+
 @pytest.mark.parametrize(
     ("case", "claims"),
     [
@@ -66,9 +69,11 @@ def test_machine_client_records_an_event_for_the_tenant(table):
             "machine token without the events scope",
             machine_claims(scopes=(auth_contract.ITEMS_READ,), tenant="acme"),
         ),
-        ("sub differs from client_id", {**machine_claims(tenant="acme"), "sub": "a-user-sub"}),
-        ("token with a username", {**machine_claims(tenant="acme"), "username": "someone"}),
-        ("not an access token", {**machine_claims(tenant="acme"), "token_use": "id"}),
+        # Not machine tokens, so they carry a sign-in session (origin_jti), as every user token does:
+        # without one the revocation check refuses them (401) before the route's own check runs.
+        ("sub differs from client_id", {**machine_claims(tenant="acme"), "sub": "a-user-sub", **A_SESSION}),
+        ("token with a username", {**machine_claims(tenant="acme"), "username": "someone", **A_SESSION}),
+        ("not an access token", {**machine_claims(tenant="acme"), "token_use": "id", **A_SESSION}),
         ("machine token of another tenant", machine_claims(tenant="globex")),
         ("machine token without a tenant (the platform's client)", machine_claims()),
     ],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from tenant_summary import handler
 
@@ -42,6 +44,9 @@ def context(tenant: str = "acme", roles: str = "viewer", scopes: tuple[str, ...]
         "client_id": SPA_CLIENT_ID,
         "username": "victor",
         "token_use": "access",
+        "origin_jti": "5b7f7d0e-0000-4000-8000-000000000002",
+        "iat": int(time.time()) - 60,
+        "exp": int(time.time()) + 840,
     }
 
 

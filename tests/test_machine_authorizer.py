@@ -12,16 +12,19 @@ from tenant_authorizer import machine
 from tenant_authorizer.verifier import ConfigurationError, VerifierSettings
 
 import auth_contract
-from shared import machine_clients
+from shared import machine_clients, revocation
 from shared.claims import parse_identity
 from tests.api_events import (
     ISSUER,
     REGION,
     RESOURCE_SERVER,
+    REVOCATION_TABLE_NAME,
+    REVOCATION_TTL_SECONDS,
     SPA_CLIENT_ID,
     TENANTS_TABLE_NAME,
     LambdaContext,
     authorizer_request,
+    create_revocation_table,
     create_tenants_table,
     qualified,
 )
@@ -45,13 +48,16 @@ def jwks_server():
 
 @pytest.fixture
 def registered(jwks_server, signer, monkeypatch):
-    """The authorizer's environment, and acme's client registered in a moto tenants table."""
+    """The authorizer's environment, acme's client registered in a moto tenants table, and an
+    empty revocation store (the authorizer checks every token it would allow against it)."""
     jwks_server.document = {"keys": [signer.jwk()]}
     for name, value in {
         "ISSUER": ISSUER,
         "JWKS_URL": jwks_server.url,
         "RESOURCE_SERVER_IDENTIFIER": RESOURCE_SERVER,
         machine_clients.TABLE_ENV: TENANTS_TABLE_NAME,
+        revocation.TABLE_ENV: REVOCATION_TABLE_NAME,
+        revocation.TTL_ENV: str(REVOCATION_TTL_SECONDS),
         "AWS_DEFAULT_REGION": REGION,
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -60,7 +66,9 @@ def registered(jwks_server, signer, monkeypatch):
     monkeypatch.delenv("ALLOWED_CLIENT_IDS", raising=False)
     machine.verifier.cache_clear()
     machine_clients.machine_client_records.cache_clear()
+    revocation.revocation_checker.cache_clear()
     with mock_aws():
+        create_revocation_table()
         table = create_tenants_table()
         machine_clients.MachineClientRecords(table).add(
             "acme", CLIENT_ID, name="billing", created_by="alice", created_at="2026-12-03T08:00:00+00:00"
@@ -68,6 +76,7 @@ def registered(jwks_server, signer, monkeypatch):
         yield table
     machine.verifier.cache_clear()
     machine_clients.machine_client_records.cache_clear()
+    revocation.revocation_checker.cache_clear()
 
 
 def machine_token_claims(
@@ -106,6 +115,23 @@ def test_a_registered_client_of_the_path_tenant_is_allowed_with_a_machine_contex
     # The backend reads it as a machine identity of the tenant.
     identity = parse_identity({"requestContext": {"authorizer": {"lambda": context}}}, RESOURCE_SERVER)
     assert identity.is_machine and identity.tenant == "acme" and identity.has_scope(auth_contract.EVENTS_WRITE)
+
+
+@pytest.mark.parametrize("revoke", ["client", "tenant"])
+def test_a_token_issued_before_its_clients_or_tenants_revocation_is_denied(registered, signer, revoke):
+    claims = machine_token_claims()
+    store = revocation.revocation_store()
+    if revoke == "client":
+        store.revoke_client(CLIENT_ID, "rotated", now=claims["iat"] + 1)
+    else:
+        store.revoke_tenant("acme", "suspended", now=claims["iat"] + 1)
+    assert authorize(signer.sign(claims)) == DENY
+
+
+def test_the_revocation_store_not_answering_is_a_denial(registered, signer, monkeypatch):
+    monkeypatch.setenv(revocation.TABLE_ENV, "no-such-table")
+    revocation.revocation_checker.cache_clear()
+    assert authorize(signer.sign(machine_token_claims())) == DENY
 
 
 @pytest.mark.parametrize(

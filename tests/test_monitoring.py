@@ -10,9 +10,16 @@ from pathlib import Path
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from shared import revocation
 from stacks.api_http import ACCESS_LOG_FIELDS, Auth
 from stacks.config import ConfigError, parse_env_config
-from stacks.monitoring_stack import AUTHORIZER_METRICS, route_key
+from stacks.monitoring_stack import (
+    AUTHORIZER_METRICS,
+    REVOCATION_UNAVAILABLE_LOG,
+    REVOCATION_UNAVAILABLE_METRIC,
+    route_key,
+)
+from stacks.python_function import PythonFunction
 from tests.cross_stack import logical_id_of, resolve
 from tests.synth import synthesize
 
@@ -138,6 +145,7 @@ def test_the_alarm_set_covers_api_authorizers_functions_table_and_sign_in():
             "TenantAuthorizer",
             "MachineClients",
             "MachineAuthorizer",
+            "SignOut",
         )
     }
     expected = {
@@ -148,6 +156,7 @@ def test_the_alarm_set_covers_api_authorizers_functions_table_and_sign_in():
         "MachineAuthorizerRejections",
         "ItemsTableThrottles",
         "SignInThrottles",
+        REVOCATION_UNAVAILABLE_METRIC,
     } | {f"{function}{kind}" for function in functions for kind in ("Errors", "Throttles", "DurationP99")}
     assert expected <= names
 
@@ -179,11 +188,22 @@ def test_api_error_share_alarms_compare_errors_with_requests_of_the_http_api(ala
 
 
 def metric_filters(env: str) -> dict[str, dict]:
+    """The authorizers' metric filters, by metric name."""
     template = monitoring(env)
     return {
         f["Properties"]["MetricTransformations"][0]["MetricName"]: f["Properties"]
         for f in template.find_resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] in AUTHORIZER_METRICS.values()
     }
+
+
+def revocation_filters(env: str) -> list[dict]:
+    template = monitoring(env)
+    return [
+        f["Properties"]
+        for f in template.find_resources("AWS::Logs::MetricFilter").values()
+        if f["Properties"]["MetricTransformations"][0]["MetricName"] == REVOCATION_UNAVAILABLE_METRIC
+    ]
 
 
 def test_access_logs_write_the_fields_the_filters_read_as_json_strings():
@@ -208,16 +228,31 @@ def test_each_authorizers_filter_counts_401_and_403_without_integration_on_exact
     assert '($.status = "401") || ($.status = "403")' in pattern
     assert '($.integrationStatus = "-")' in pattern
     for spec in api.route_specs:
-        mention = f'($.routeKey = "{route_key(spec)}")'
-        assert (mention in pattern) == (spec.auth is auth), route_key(spec)
+        if auth is Auth.JWT:
+            # Most routes: named by the few routes they are not.
+            excluded = f'($.routeKey != "{route_key(spec)}")'
+            assert (excluded in pattern) == (spec.auth is not auth), route_key(spec)
+            assert f'($.routeKey = "{route_key(spec)}")' not in pattern
+        else:
+            mention = f'($.routeKey = "{route_key(spec)}")'
+            assert (mention in pattern) == (spec.auth is auth), route_key(spec)
 
 
 def test_public_routes_are_in_no_authorizer_filter():
     api = synthesize("test").stage.api
-    patterns = " ".join(f["FilterPattern"] for f in metric_filters("test").values())
+    filters = metric_filters("test")
     for spec in api.route_specs:
         if spec.auth is Auth.NONE:
-            assert f'"{route_key(spec)}"' not in patterns
+            for metric_name, properties in filters.items():
+                assert f'($.routeKey = "{route_key(spec)}")' not in properties["FilterPattern"], metric_name
+            assert f'($.routeKey != "{route_key(spec)}")' in filters[AUTHORIZER_METRICS[Auth.JWT]]["FilterPattern"]
+
+
+@pytest.mark.parametrize("env", ["dev", "prod", "test"])
+def test_every_metric_filter_pattern_fits_cloudwatch_logs_limit(env):
+    # PutMetricFilter refuses a filterPattern over 1024 characters: a longer one fails the deploy.
+    for f in monitoring(env).find_resources("AWS::Logs::MetricFilter").values():
+        assert len(f["Properties"]["FilterPattern"]) <= 1024
 
 
 def test_authorizer_alarms_read_the_filtered_metrics_at_the_configured_threshold():
@@ -234,6 +269,49 @@ def test_authorizer_alarms_read_the_filtered_metrics_at_the_configured_threshold
         )
         assert alarm["Threshold"] == synthesized.stage.config.monitoring.authorizer_failures
         assert metric_filters("test")[metric_name]["MetricTransformations"][0]["MetricNamespace"] == namespace
+
+
+# ---------------------------------------------------------------- revocation store
+
+
+def test_the_revocation_filter_reads_the_line_the_lambda_code_writes():
+    assert (f"$.{revocation.UNAVAILABLE_LOG_FIELD}", revocation.UNAVAILABLE_LOG_VALUE) == REVOCATION_UNAVAILABLE_LOG
+
+
+def test_every_function_that_checks_tokens_has_its_logs_counted_for_store_outages():
+    synthesized = synthesize("test")
+    api = synthesized.stage.api
+    expected = {
+        api.resolve(api.get_logical_id(built.log_group.node.default_child))
+        for built in api.node.find_all()
+        if isinstance(built, PythonFunction) and built.function in api.revocation_readers
+    }
+    filters = revocation_filters("test")
+    counted = set()
+    for properties in filters:
+        stack, logical_id = logical_id_of(synthesized, properties["LogGroupName"])
+        assert stack == "Api"
+        counted.add(logical_id)
+        assert properties["FilterPattern"] == '{ $.revocation = "store-unavailable" }'
+        (transformation,) = properties["MetricTransformations"]
+        assert (transformation["MetricNamespace"], transformation["MetricValue"]) == (
+            f"jwt-auth/{synthesized.stage.config.name}",
+            "1",
+        )
+    assert counted == expected and len(filters) == len(expected) == len(api.revocation_readers)
+
+
+def test_any_refusal_for_an_unavailable_store_raises_the_alarm():
+    alarm = alarms("test")[REVOCATION_UNAVAILABLE_METRIC]
+    (metric,) = metric_stats(alarm)
+    assert (metric["Namespace"], metric["MetricName"], metric["Stat"], metric["Period"]) == (
+        f"jwt-auth/{synthesize('test').stage.config.name}",
+        REVOCATION_UNAVAILABLE_METRIC,
+        "Sum",
+        300,
+    )
+    assert alarm["Threshold"] == 1
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 
 # ---------------------------------------------------------------- functions, table, sign-in

@@ -28,7 +28,7 @@ import auth_contract
 from shared.api import ApiError, Forbidden, NotFound
 from shared.claims import Identity, is_tenant_id
 from shared.machine_clients import MachineClientRecords
-from shared.revocation import RevocationStore
+from shared.revocation import RevocationStore, including_this_second
 from shared.validation import Field, text, validate_fields
 
 CLIENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
@@ -172,5 +172,5 @@ class MachineClients:
             if _code(error) != "ResourceNotFoundException":  # a retry after a partial delete
                 raise
         # Items last: until they are gone a retry finds the client again and finishes the job.
-        self.revocations.revoke_client(client_id, "machine client deleted")
+        self.revocations.revoke_client(client_id, "machine client deleted", now=including_this_second())
         self.records.remove(tenant, client_id)

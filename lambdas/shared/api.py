@@ -1,5 +1,12 @@
 """HTTP glue every API function shares: the errors logic raises, the JSON bodies they become,
-and the caller's identity for the current request.
+the caller's identity for the current request, and the revocation check every request with a
+caller passes before any route runs.
+
+The check is a middleware of every resolver `create_app` makes, so no route can forget it: a
+revoked token is 401, and when the revocation store cannot answer the request is refused with
+503 (fail closed) and a log line the monitoring stack counts (`"revocation": "store-unavailable"`).
+Both authorizers' callers are checked: behind the tenant-path Lambda authorizer too, because API
+Gateway caches its allow for up to `authorizer_cache_seconds`.
 
 Error bodies are generic (`{"message": ...}`): they name a bad field, never echo a token, a
 claim value or a stack trace. Unexpected failures are logged and answered with a plain 500.
@@ -13,9 +20,13 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 
 import auth_contract
+from shared import revocation
 from shared.claims import ClaimsError, Identity, parse_identity
+
+IDENTITY_CONTEXT_KEY = "identity"
 
 
 class ApiError(Exception):
@@ -48,6 +59,10 @@ class Conflict(ApiError):
     status = HTTPStatus.CONFLICT
 
 
+class ServiceUnavailable(ApiError):
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+
+
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
     return Response(
         status_code=int(status),
@@ -62,8 +77,13 @@ def empty_response(status: int) -> Response:
 
 
 def current_identity(app: APIGatewayHttpResolver) -> Identity:
-    """The caller of the request being resolved (ClaimsError when the authorizer output is malformed)."""
-    return parse_identity(app.current_event.raw_event)
+    """The caller of the request being resolved, already checked against the revocation store
+    (ClaimsError when the authorizer output is malformed)."""
+    identity = app.context.get(IDENTITY_CONTEXT_KEY)
+    if identity is None:
+        identity = parse_identity(app.current_event.raw_event)
+        revocation.check_identity(identity)
+    return identity
 
 
 def path_tenant(app: APIGatewayHttpResolver) -> str | None:
@@ -81,6 +101,31 @@ def path_tenant(app: APIGatewayHttpResolver) -> str | None:
 def create_app(logger: Logger) -> APIGatewayHttpResolver:
     """A resolver whose errors all become generic JSON bodies."""
     app = APIGatewayHttpResolver()
+
+    def revocation_check(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+        # Every request an authorizer let in: the route runs only for a caller whose token stands.
+        request_context = app.current_event.raw_event.get("requestContext") or {}
+        if isinstance(request_context, dict) and request_context.get("authorizer") is not None:
+            identity = parse_identity(app.current_event.raw_event)
+            revocation.check_identity(identity)
+            app.append_context(**{IDENTITY_CONTEXT_KEY: identity})
+        return next_middleware(app)
+
+    app.use(middlewares=[revocation_check])
+
+    @app.exception_handler(revocation.Revoked)
+    def _revoked(error: revocation.Revoked) -> Response:
+        logger.info("request refused: token revoked", extra={"status": 401, "reason": str(error)})
+        return json_response(HTTPStatus.UNAUTHORIZED, {"message": "Unauthorized"})
+
+    @app.exception_handler(revocation.StoreUnavailable)
+    def _store_unavailable(error: revocation.StoreUnavailable) -> Response:
+        # Fail closed: without an answer from the store no token can be trusted to be unrevoked.
+        logger.error(
+            "request refused: the revocation store did not answer",
+            extra={revocation.UNAVAILABLE_LOG_FIELD: revocation.UNAVAILABLE_LOG_VALUE, "reason": str(error)},
+        )
+        return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"message": "Service unavailable"})
 
     @app.exception_handler(ApiError)
     def _refused(error: ApiError) -> Response:

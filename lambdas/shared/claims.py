@@ -6,7 +6,8 @@ Two shapes arrive (payload format 2.0):
   `"exp": "1787996002"`, lists flattened Go-style as `"[admin editor]"`) and
   `requestContext.authorizer.jwt.scopes` (a list, or `null`);
 - the tenant-path Lambda authorizer: `requestContext.authorizer.lambda`, the context it returned
-  (`tenant`, `roles`, `sub`, `client_id`, `scopes`, `username`, `token_use`).
+  (`tenant`, `roles`, `sub`, `client_id`, `scopes`, `username`, `token_use`, and for the revocation
+  check `origin_jti`, `iat`, `exp`).
 
 A list value may be a real list, the bracket form, JSON text or one value (values separated by
 single spaces are split, as RFC 6749 separates scopes: a tab or any other whitespace splits
@@ -50,6 +51,11 @@ class Identity:
     scopes: frozenset[str]
     client_id: str | None
     token_use: str | None
+    # What the revocation check reads (shared/revocation.py): the sign-in session and when the
+    # token was issued and expires (epoch seconds).
+    origin_jti: str | None = None
+    issued_at: int | None = None
+    expires_at: int | None = None
 
     def has_role(self, *roles: str) -> bool:
         return any(role in self.roles for role in roles)
@@ -168,6 +174,21 @@ def short_scope(scope: str, resource_server: str | None) -> str | None:
     return scope
 
 
+def _epoch(value: Any, name: str) -> int | None:
+    """A NumericDate claim: a real number, or its decimal text as the JWT authorizer passes it on."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ClaimsError(f"claim {name!r}: expected a number of seconds")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and 0 < len(value) <= 12 and value.isascii() and value.isdigit():
+        return int(value)
+    raise ClaimsError(f"claim {name!r}: expected a number of seconds")
+
+
 def _mapping(value: Any, name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise ClaimsError(f"{name}: expected an object")
@@ -231,6 +252,9 @@ def _from_jwt(claims: Mapping[str, Any], scopes: Any, resource_server: str | Non
         scopes=_scopes(granted, resource_server),
         client_id=client_id,
         token_use=token_use,
+        origin_jti=_optional_text(claims.get("origin_jti"), "origin_jti"),
+        issued_at=_epoch(claims.get("iat"), "iat"),
+        expires_at=_epoch(claims.get("exp"), "exp"),
     )
 
 
@@ -243,4 +267,7 @@ def _from_lambda(context: Mapping[str, Any], resource_server: str | None) -> Ide
         scopes=_scopes(parse_list(context.get("scopes"), "scopes"), resource_server),
         client_id=_optional_text(context.get("client_id") or None, "client_id"),
         token_use=_optional_text(context.get("token_use") or None, "token_use"),
+        origin_jti=_optional_text(context.get("origin_jti") or None, "origin_jti"),
+        issued_at=_epoch(context.get("iat"), "iat"),
+        expires_at=_epoch(context.get("exp"), "exp"),
     )

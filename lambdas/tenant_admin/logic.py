@@ -25,6 +25,7 @@ from botocore.exceptions import ClientError
 import auth_contract
 from shared.api import BadRequest, Conflict, Forbidden, NotFound
 from shared.claims import Identity
+from shared.revocation import including_this_second
 from shared.tenants import (
     EMAIL,
     MAX_NAME_LENGTH,
@@ -216,7 +217,7 @@ def set_tenant_status(
         raise NotFound("Not found") from None
     if status == auth_contract.TENANT_SUSPENDED:
         # The trigger now refuses new tokens; this refuses the ones already out.
-        revocations.revoke_tenant(tenant, "tenant suspended")
+        revocations.revoke_tenant(tenant, "tenant suspended", now=including_this_second())
     return profile
 
 
@@ -343,7 +344,10 @@ def change_member(
         # Tokens issued before now carry the old role, or belong to a disabled account: refuse
         # them. The next token has the new role; a disabled account gets none
         # (https://docs.aws.amazon.com/cognito-user-identity-pools/latest/APIReference/API_AdminDisableUser.html).
-        revocations.revoke_user(sub, "disabled" if enabled is False else "role changed")
+        if enabled is False:
+            revocations.revoke_user(sub, "disabled", now=including_this_second())
+        else:
+            revocations.revoke_user(sub, "role changed")
     return updated
 
 
@@ -373,4 +377,4 @@ def remove_member(
         tenants.remove_member(tenant, sub)
     except MemberNotFound:
         raise NotFound("Not found") from None
-    revocations.revoke_user(sub, "removed from tenant")
+    revocations.revoke_user(sub, "removed from tenant", now=including_this_second())

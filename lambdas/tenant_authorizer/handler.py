@@ -7,10 +7,16 @@ platform operator's (role `platform_operator` and scope `platform.admin`), who m
 tenant. Any other outcome, including every error, is `{"isAuthorized": false}` (API Gateway
 answers 403): this function never raises.
 
-The context it returns is what the backend's claims module reads: `tenant`, `roles` and `scopes`
-(space-separated), `sub`, `client_id`, `username`, `token_use`. API Gateway caches the answer
-per identity source (the Authorization header and `$context.path`), so an allow for one
-tenant's path is never reused for another's.
+Before allowing, the token is checked against the revocation store (shared/revocation.py): a
+revoked token, or a store that does not answer (fail closed), is a denial. API Gateway caches
+the answer per identity source (the Authorization header and `$context.path`) for
+`authorizer_cache_seconds`, so an allow for one tenant's path is never reused for another's, and
+an allow given before a revocation outlives it there: the handlers behind this authorizer check
+the store again on every request (shared/api.py), from the context this function returns.
+
+The context is what the backend's claims module reads: `tenant`, `roles` and `scopes`
+(space-separated), `sub`, `client_id`, `username`, `token_use`, and for the revocation check
+`origin_jti`, `iat`, `exp`.
 """
 
 from __future__ import annotations
@@ -25,7 +31,8 @@ from aws_lambda_powertools.logging import correlation_paths
 import auth_contract
 from jwtcheck.jwks import JwksCache
 from jwtcheck.rules import scope_list
-from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, parse_list, short_scope
+from shared import revocation
+from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, parse_identity, parse_list, short_scope
 from tenant_authorizer.verifier import AccessTokenVerifier, ConfigurationError, TokenError, VerifierSettings
 
 logger = Logger()
@@ -39,7 +46,7 @@ class Refused(Exception):
     """The request is not authorized; the message is a reason for the logs."""
 
 
-EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError)
+EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError, revocation.Revoked, revocation.StoreUnavailable)
 
 
 @functools.cache
@@ -86,6 +93,7 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
         if path_tenant != tenant:
             raise Refused("tenant in path is not the token's tenant")
     username = claims.get("username")
+    origin_jti = claims.get("origin_jti")
     return {
         "isAuthorized": True,
         "context": {
@@ -96,8 +104,17 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
             "client_id": claims["client_id"],
             "username": username if isinstance(username, str) else "",
             "token_use": claims["token_use"],
+            "origin_jti": origin_jti if isinstance(origin_jti, str) else "",
+            "iat": claims["iat"],
+            "exp": claims["exp"],
         },
     }
+
+
+def check_not_revoked(response: dict[str, Any], resource_server: str | None) -> None:
+    """The caller of an allow, read back from its context as the handler behind will read it, checked."""
+    identity = parse_identity({"requestContext": {"authorizer": {"lambda": response["context"]}}}, resource_server)
+    revocation.check_identity(identity)
 
 
 def authorize(event: Any) -> dict[str, Any]:
@@ -106,12 +123,20 @@ def authorize(event: Any) -> dict[str, Any]:
         if not isinstance(event, dict):
             raise Refused("event is not an object")
         claims = verifier().verify(bearer_token(event))
-        response = decide(event, claims, os.environ.get(RESOURCE_SERVER_ENV) or None)
+        resource_server = os.environ.get(RESOURCE_SERVER_ENV) or None
+        response = decide(event, claims, resource_server)
+        check_not_revoked(response, resource_server)
     except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
         # Reasons of our own making never contain the token or a claim value.
         reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
         if isinstance(error, ConfigurationError):
             logger.error("denied: the authorizer is misconfigured", extra={"reason": reason})
+        elif isinstance(error, revocation.StoreUnavailable):
+            # Fail closed, and say so where the alarm looks (stacks/monitoring_stack.py).
+            logger.error(
+                "denied: the revocation store did not answer",
+                extra={"reason": reason, revocation.UNAVAILABLE_LOG_FIELD: revocation.UNAVAILABLE_LOG_VALUE},
+            )
         else:
             logger.info("denied", extra={"reason": reason})
         return DENY

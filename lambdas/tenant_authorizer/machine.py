@@ -27,9 +27,10 @@ from aws_lambda_powertools.logging import correlation_paths
 import auth_contract
 from jwtcheck.jwks import JwksCache
 from jwtcheck.rules import scope_list
+from shared import revocation
 from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, short_scope
 from shared.machine_clients import machine_client_records
-from tenant_authorizer.handler import DENY, TENANT_PATH_PARAMETER, Refused, bearer_token
+from tenant_authorizer.handler import DENY, TENANT_PATH_PARAMETER, Refused, bearer_token, check_not_revoked
 from tenant_authorizer.verifier import (
     ISSUER_ENV,
     JWKS_URL_ENV,
@@ -42,7 +43,7 @@ from tenant_authorizer.verifier import (
 logger = Logger()
 
 REQUIRED_SCOPE = auth_contract.EVENTS_WRITE
-EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError)
+EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError, revocation.Revoked, revocation.StoreUnavailable)
 
 
 @functools.cache
@@ -83,6 +84,10 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
             "client_id": client_id,
             "username": "",
             "token_use": claims["token_use"],
+            # For the revocation check of the handler behind (API Gateway caches this answer).
+            "origin_jti": "",
+            "iat": claims["iat"],
+            "exp": claims["exp"],
         },
     }
 
@@ -93,13 +98,19 @@ def authorize(event: Any) -> dict[str, Any]:
         if not isinstance(event, dict):
             raise Refused("event is not an object")
         claims = verifier().verify(bearer_token(event))
-        response = decide(
-            event, claims, os.environ.get(RESOURCE_SERVER_ENV) or None, machine_client_records().tenant_of
-        )
+        resource_server = os.environ.get(RESOURCE_SERVER_ENV) or None
+        response = decide(event, claims, resource_server, machine_client_records().tenant_of)
+        check_not_revoked(response, resource_server)
     except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
         reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
         if isinstance(error, ConfigurationError):
             logger.error("denied: the authorizer is misconfigured", extra={"reason": reason})
+        elif isinstance(error, revocation.StoreUnavailable):
+            # Fail closed, and say so where the alarm looks (stacks/monitoring_stack.py).
+            logger.error(
+                "denied: the revocation store did not answer",
+                extra={"reason": reason, revocation.UNAVAILABLE_LOG_FIELD: revocation.UNAVAILABLE_LOG_VALUE},
+            )
         else:
             logger.info("denied", extra={"reason": reason})
         return DENY
