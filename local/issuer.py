@@ -30,10 +30,10 @@ from typing import Any
 
 import jwt
 
-from client.srp import ServerSession, SrpError
 from local.directory import AppClient, DirectoryError, User, UserDirectory
 from local.httpserver import Handler, LocalServer, RequestTooLarge
 from local.lambdas import FunctionError
+from local.srp_server import ServerSession, SrpError
 from local.tokens import (
     SDK_SCOPE,
     Clock,
