@@ -41,7 +41,7 @@ test: setup ## lint, format check, workflow check and every test tier (all but t
 
 # One tier each (tests/tiers.py decides a test's tier from what it uses; README.md, "Tests").
 test-fast: setup ## unit tier: no synth, no child processes, no network (a guard fails a test that tries)
-	$(PYTEST) -m unit
+	$(PYTEST) -m unit $(PARALLEL)
 
 test-template: setup ## template tier: synthesized templates, cdk-nag, snapshots, logical IDs
 	$(PYTEST) -m template $(PARALLEL)
