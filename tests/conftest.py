@@ -62,6 +62,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     tiers.assign(config, items)
 
 
+def pytest_ignore_collect(collection_path, config: pytest.Config) -> bool | None:
+    """With one tier selected (`-m unit`), a test file known to hold none of it is not even imported."""
+    return True if tiers.file_index(config).skips(collection_path) else None
+
+
 @pytest.fixture(autouse=True)
 def unit_tier_guard(request: pytest.FixtureRequest):
     """A unit-tier test that opens a socket, starts a process or builds a CDK app fails, naming the marker to add."""
@@ -86,7 +91,9 @@ def _attack_report() -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Under xdist a worker hands its attack-corpus report lines to the controller."""
+    """Keeps the tiers of the files collected; under xdist a worker hands its attack-corpus report lines to the controller."""
+    if not hasattr(session.config, "workerinput") or session.config.workerinput.get("workerid") == "gw0":
+        tiers.file_index(session.config).save()
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[ATTACK_REPORT] = _attack_report()

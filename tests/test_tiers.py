@@ -110,3 +110,15 @@ def test_the_heaviest_tier_wins() -> None:
     assert tiers.heaviest("unit", "e2e", "template") == "e2e"
     assert tiers.heaviest() == "unit"
     assert tiers.heaviest("scan", "audit") == "audit"
+
+
+def test_a_run_of_one_tier_skips_only_the_files_known_to_hold_none_of_it() -> None:
+    index = object.__new__(tiers.FileIndex)
+    index.files = {"tests/test_templates_only.py": ["template"], "tests/test_mixed.py": ["e2e", "unit"]}
+    index.selected = "unit"
+    assert index.skips(tiers.ROOT / "tests" / "test_templates_only.py")
+    assert not index.skips(tiers.ROOT / "tests" / "test_mixed.py")
+    assert not index.skips(tiers.ROOT / "tests" / "test_new_file.py")  # not classified yet: collected
+    assert not index.skips(tiers.ROOT / "tests" / "helpers.py")
+    index.selected = None  # no tier selected (or an expression such as "unit or e2e"): nothing skipped
+    assert not index.skips(tiers.ROOT / "tests" / "test_templates_only.py")

@@ -22,12 +22,15 @@ socket, starts a process or builds a CDK app anyway, naming the marker to add.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import inspect
+import json
 import os
 import socket
 import socketserver
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import CodeType, FunctionType, MethodType, ModuleType
@@ -215,6 +218,7 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
         tiers[item.nodeid] = tier
         item.add_marker(tier)
         item.stash[TIER_KEY] = tier
+    file_index(config).record(items, tiers)
     if not audit_requested(config):
         dropped = [item for item in items if tiers[item.nodeid] == "audit"]
         if dropped:
@@ -229,6 +233,66 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
 
 
 TIER_KEY = pytest.StashKey[str]()
+
+# ---------------------------------------------------------------------------- skipping whole files
+# `-m unit` still imports every test file to find its unit tests, and importing is most of the
+# unit tier's time (the CDK, moto, cfn-lint). Which tiers each file holds is kept per state of the
+# sources, so a run that selects one tier skips the files that hold none of it.
+
+INDEX_DIR = ROOT / ".build" / "tiers"
+# Everything a classification depends on: the tests and the project code they reach.
+CLASSIFIED_SOURCES = ("tests", "local", "service", "client", "bench", "lambdas", "stacks", "auth_contract")
+INDEX_KEY = pytest.StashKey["FileIndex"]()
+
+
+class FileIndex:
+    """The tiers each test file holds, for this state of the sources (`.build/tiers/<hash>.json`)."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        expression = (config.getoption("markexpr", "") or "").strip()
+        self.selected = expression if expression in TIERS else None
+        digest = hashlib.sha256(sys.version.encode())
+        for folder in CLASSIFIED_SOURCES:
+            for path in sorted((ROOT / folder).rglob("*.py")):
+                if "__pycache__" not in path.parts:
+                    digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
+        self.path = INDEX_DIR / f"{digest.hexdigest()[:16]}.json"
+        try:
+            self.files: dict[str, list[str]] = json.loads(self.path.read_text())
+        except (OSError, ValueError):
+            self.files = {}
+        self.seen: dict[str, set[str]] = {}
+
+    def skips(self, path: Path) -> bool:
+        """Whether a run that selects one tier can leave this test file out: it is known to hold none."""
+        if self.selected is None or not path.name.startswith("test_") or path.suffix != ".py":
+            return False
+        known = self.files.get(path.relative_to(ROOT).as_posix()) if path.is_relative_to(ROOT) else None
+        return known is not None and self.selected not in known
+
+    def record(self, items: list[pytest.Item], tiers: dict[str, str]) -> None:
+        for item in items:
+            self.seen.setdefault(item.nodeid.split("::", 1)[0], set()).add(tiers[item.nodeid])
+
+    def save(self) -> None:
+        """Adds what this run collected (written whole, then renamed: concurrent workers write the same)."""
+        files = {**self.files, **{path: sorted(tiers) for path, tiers in self.seen.items()}}
+        if not self.seen or files == self.files:
+            return
+        INDEX_DIR.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=INDEX_DIR, suffix=".tmp")
+        with os.fdopen(handle, "w") as out:
+            json.dump(files, out, indent=1, sort_keys=True)
+        os.replace(temporary, self.path)
+        older = sorted(INDEX_DIR.glob("*.json"), key=lambda index: index.stat().st_mtime, reverse=True)[3:]
+        for stale in older:  # indexes of earlier source states
+            stale.unlink(missing_ok=True)
+
+
+def file_index(config: pytest.Config) -> FileIndex:
+    if INDEX_KEY not in config.stash:
+        config.stash[INDEX_KEY] = FileIndex(config)
+    return config.stash[INDEX_KEY]
 
 
 class TierViolation(RuntimeError):
