@@ -7,6 +7,11 @@ CDK := node_modules/.bin/cdk
 # actionlint from requirements-dev.txt. Its shellcheck/pyflakes hooks are off so that the result
 # does not depend on what else a machine has installed.
 ACTIONLINT := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
+# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process). A worker takes a whole
+# test file at a time, so a file's module fixtures (the local stack, checkov) start once.
+PYTEST_WORKERS ?= auto
+PYTEST := $(PYTHON) -m pytest
+PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 # Extra `cdk deploy` flags; CI passes --require-approval never (its approval is the GitHub environment).
 CDK_DEPLOY_FLAGS ?=
 
@@ -19,7 +24,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
-.PHONY: setup synth test lint format bootstrap diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
+.PHONY: setup synth test test-fast test-template test-e2e test-scan test-audit lint format bootstrap diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
 
 setup:
 	@bash scripts/setup.sh
@@ -28,11 +33,27 @@ synth: setup ## synthesize every stack of ENV (no AWS account needed)
 	$(CDK) synth --quiet --no-notices -c env=$(ENV)
 	@echo "synthesized $(ENV): cdk.out/assembly-jwt-auth-$(ENV)"
 
-test: setup ## lint, format check, workflow check and the whole test suite
+test: setup ## lint, format check, workflow check and every test tier (all but the online audit), in parallel
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 	$(ACTIONLINT)
-	$(PYTHON) -m pytest
+	$(PYTEST) $(PARALLEL)
+
+# One tier each (tests/tiers.py decides a test's tier from what it uses; README.md, "Tests").
+test-fast: setup ## unit tier: no synth, no child processes, no network (a guard fails a test that tries)
+	$(PYTEST) -m unit $(PARALLEL)
+
+test-template: setup ## template tier: synthesized templates, cdk-nag, snapshots, logical IDs
+	$(PYTEST) -m template $(PARALLEL)
+
+test-e2e: setup ## local end-to-end tier: the local stack, loopback servers, child processes
+	$(PYTEST) -m e2e $(PARALLEL)
+
+test-scan: setup ## scanner tier: cfn-lint and checkov over every synthesized template
+	$(PYTEST) -m scan $(PARALLEL)
+
+test-audit: setup ## opt-in, needs PyPI: pip-audit over every pin (CI runs it after make test)
+	$(PYTEST) -m audit
 
 bench: setup ## figures vs their floors in one run (synth, tests, handlers, verifiers, artifacts, local gateway)
 	$(PYTHON) -m bench

@@ -1,9 +1,11 @@
 """A pytest plugin (`-p bench.pytest_timing`) that measures the suite's synthesis without touching tests/.
 
-Loaded before conftest.py, it puts a timed wrapper under `tests.synth.synthesize` (same per-session
-cache, so the suite behaves as always) and counts every `aws_cdk.App.synth()` by the app's
-configuration (its context beyond cdk.json), also synths made outside tests/synth.py. At the end
-it writes what it saw as JSON to the file named by BENCH_PYTEST_TIMING_OUT.
+Loaded before conftest.py, it puts a timed wrapper under `tests.synth.synthesize` (same per-process
+cache, so the suite behaves as always; the time includes reading an assembly that another worker
+or an earlier run synthesized) and counts every `aws_cdk.App.synth()` by the app's configuration
+(its context beyond cdk.json), also synths made outside tests/synth.py. Under pytest-xdist each
+worker hands its figures to the controller. At the end the controller writes what it saw as JSON
+to the file named by BENCH_PYTEST_TIMING_OUT.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import aws_cdk as cdk
+import pytest
 
 import tests.synth as synth_module
 from bench.common import PYTEST_TIMING_OUT_ENV
@@ -110,7 +113,33 @@ def pytest_runtest_logreport(report) -> None:
     seconds_by_test[report.nodeid] = seconds_by_test.get(report.nodeid, 0.0) + report.duration
 
 
+_SYNTH_FIGURES = "bench_synth_figures"
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_testnodedown(node, error) -> None:
+    """Under pytest-xdist the controller adds up what each worker measured (test reports reach it anyway)."""
+    global app_synth_seconds
+    figures = getattr(node, "workeroutput", {}).get(_SYNTH_FIGURES)
+    if not figures:
+        return
+    for env, seconds in figures["synthesize_seconds"].items():
+        synthesize_seconds[env] = synthesize_seconds.get(env, 0.0) + seconds
+    synthesize_calls.update(figures["synthesize_calls"])
+    app_synth_calls.update(figures["app_synth_calls"])
+    app_synth_seconds += figures["app_synth_seconds"]
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # an xdist worker: hand the figures to the controller, which writes the file
+        workeroutput[_SYNTH_FIGURES] = {
+            "synthesize_seconds": synthesize_seconds,
+            "synthesize_calls": dict(synthesize_calls),
+            "app_synth_calls": dict(app_synth_calls),
+            "app_synth_seconds": app_synth_seconds,
+        }
+        return
     out = os.environ.get(PYTEST_TIMING_OUT_ENV)
     if not out:
         return

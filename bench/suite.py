@@ -1,8 +1,8 @@
 """Row 2: the whole test suite's wall time and the share of it spent synthesizing apps.
 
-Runs `python -m pytest -q` (the suite as `make test` runs it, after set-up) with the
-bench.pytest_timing plugin, which times tests/synth.py's `synthesize` and counts every
-App.synth() by configuration.
+Runs the suite as `make test` runs it after set-up and lint (`python -m pytest -q -n auto --dist
+loadfile`: pytest-xdist, one worker per core) with the bench.pytest_timing plugin, which times
+tests/synth.py's `synthesize` and counts every App.synth() by configuration.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from pathlib import Path
 from bench.common import PYTEST_TIMING_OUT_ENV, Measurement, error, python, timed_run, toolchain_env, verdict
 
 TARGET_SECONDS = 90.0
+SUITE = ["-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile"]  # what `make test` runs
+SUITE_TEXT = "python " + " ".join(SUITE)
 MAX_SYNTHS_PER_CONFIGURATION = 1
 
 
@@ -22,16 +24,14 @@ def run() -> list[Measurement]:
         out = Path(scratch) / "timing.json"
         env = toolchain_env(**{PYTEST_TIMING_OUT_ENV: str(out)})
         try:
-            wall, result = timed_run(
-                [python(), "-m", "pytest", "-q", "-p", "bench.pytest_timing"], env=env, timeout=280
-            )
+            wall, result = timed_run([python(), *SUITE, "-p", "bench.pytest_timing"], env=env, timeout=280)
         except Exception as failure:  # noqa: BLE001 (a hung or broken suite is a row, not a crash)
-            return [error("tests", "python -m pytest -q", str(failure))]
+            return [error("tests", SUITE_TEXT, str(failure))]
         if not out.exists():
             return [
                 error(
                     "tests",
-                    "python -m pytest -q",
+                    SUITE_TEXT,
                     f"the suite did not finish ({result.returncode}): {result.stdout.strip()[-600:]}",
                 )
             ]
@@ -57,7 +57,7 @@ def run() -> list[Measurement]:
     return [
         Measurement(
             row="tests",
-            item="python -m pytest -q (wall)",
+            item=f"{SUITE_TEXT} (wall)",
             value=round(wall, 1),
             unit="s",
             floor=round(synth_seconds, 1),

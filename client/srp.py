@@ -3,8 +3,9 @@
 Cognito's variant: the 3072-bit group of RFC 5054 with g = 2, SHA-256, k = H(N | g), the
 password hashed as H(poolName + userIdForSrp + ":" + password), the session key derived with
 HKDF ("Caldera Derived Key", 16 bytes), and the proof an HMAC over
-poolName + userIdForSrp + secretBlock + timestamp. The client side is what `client login` runs;
-the server side (`ServerSession`) is what the local issuer runs, so each tests the other.
+poolName + userIdForSrp + secretBlock + timestamp. This is the client side, what `client login`
+runs; the local issuer's server side is written separately (local/srp_server.py), and
+tests/test_local_srp.py checks both against fixed known answers and against pycognito.
 """
 
 from __future__ import annotations
@@ -117,33 +118,3 @@ class ClientSession:
             "PASSWORD_CLAIM_SECRET_BLOCK": challenge["SECRET_BLOCK"],
             "PASSWORD_CLAIM_SIGNATURE": signature(key, self.user_pool_id, user_id, challenge["SECRET_BLOCK"], stamp),
         }
-
-
-class ServerSession:
-    """The server half, for one user and one sign-in: `challenge` parameters, then `verify` the proof."""
-
-    def __init__(self, user_pool_id: str, user_id: str, password: str, big_a_hex: str) -> None:
-        self.user_pool_id = user_pool_id
-        self.user_id = user_id
-        self.big_a = int(big_a_hex, 16)
-        if self.big_a % N == 0:
-            raise SrpError("A is zero")
-        self.salt = secrets.token_hex(16)
-        self._v = pow(G, password_exponent(user_pool_id, user_id, password, self.salt), N)
-        self._b = secrets.randbits(1024) % N
-        self.big_b = (K * self._v + pow(G, self._b, N)) % N
-        self.secret_block = base64.b64encode(secrets.token_bytes(64)).decode()
-
-    def challenge(self) -> dict[str, str]:
-        return {"SALT": self.salt, "SRP_B": f"{self.big_b:x}", "SECRET_BLOCK": self.secret_block}
-
-    def verify(self, responses: dict[str, str]) -> bool:
-        u = compute_u(self.big_a, self.big_b)
-        if u == 0:
-            return False
-        shared = pow(self.big_a * pow(self._v, u, N), self._b, N)
-        key = derive_key(shared, u)
-        if responses.get("PASSWORD_CLAIM_SECRET_BLOCK") != self.secret_block:
-            return False
-        expected = signature(key, self.user_pool_id, self.user_id, self.secret_block, responses.get("TIMESTAMP", ""))
-        return hmac.compare_digest(expected, responses.get("PASSWORD_CLAIM_SIGNATURE", ""))

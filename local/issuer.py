@@ -39,12 +39,12 @@ from typing import Any
 
 import jwt
 
-from client.srp import ServerSession, SrpError
 from local.client_secrets import ClientSecrets
 from local.directory import AppClient, DirectoryError, User, UserDirectory
 from local.httpserver import Handler, LocalServer, RequestTooLarge
 from local.lambdas import FunctionError
 from local.seed import demo_password
+from local.srp_server import ServerSession, SrpError
 from local.tokens import (
     SDK_SCOPE,
     Clock,

@@ -180,6 +180,7 @@ def test_an_answer_over_the_size_limit_is_a_fetch_error(server):
         fetch_json(f"{server.base_url}/jwks.json", 1.0)
 
 
+@pytest.mark.e2e  # opens a socket (to a closed loopback port): not for the unit tier
 def test_an_unreachable_endpoint_is_a_fetch_error():
     with pytest.raises(FetchError):
         fetch_json("http://127.0.0.1:9/jwks.json", 0.5)

@@ -9,7 +9,7 @@ from moto import mock_aws
 from pre_token_generation import handler, machine
 
 import auth_contract
-from shared import machine_clients
+from shared import machine_clients, tenants
 from tests.api_events import (
     REGION,
     RESOURCE_SERVER,
@@ -57,7 +57,11 @@ def table(monkeypatch):
         "RESOURCE_SERVER_IDENTIFIER": RESOURCE_SERVER,
     }.items():
         monkeypatch.setenv(name, value)
-    machine_clients.machine_client_records.cache_clear()
+    # The trigger's clients are made once per process: make them here, inside moto, not reuse one
+    # an earlier test (a local stack in this process) made for another endpoint.
+    caches = (machine_clients.machine_client_records, handler.aws_directory, tenants.tenants_table)
+    for cache in caches:
+        cache.cache_clear()
     with mock_aws():
         created = create_tenants_table()
         put_tenant_profile(created, "acme")
@@ -65,7 +69,8 @@ def table(monkeypatch):
             "acme", CLIENT_ID, name="billing", created_by="alice", created_at="2026-12-03T08:00:00+00:00"
         )
         yield created
-    machine_clients.machine_client_records.cache_clear()
+    for cache in caches:
+        cache.cache_clear()
 
 
 def access_details(e: dict) -> dict:
