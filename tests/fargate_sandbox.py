@@ -329,6 +329,36 @@ def _expose(paths: list[Path], uid: int, gid: int, staging: Path) -> None:
             _sh("mount", "--move", str(hold), str(directory / child))
 
 
+def _outermost(paths: set[Path]) -> list[Path]:
+    """The given paths (resolved), without those inside another of them."""
+    resolved = sorted({Path(os.path.realpath(path)) for path in paths}, key=lambda p: len(p.parts))
+    kept: list[Path] = []
+    for path in resolved:
+        if not any(path.is_relative_to(outer) for outer in kept):
+            kept.append(path)
+    return kept
+
+
+def _mount_hold_root(volumes: list[dict[str, Any]]) -> Path:
+    """A new tmpfs outside every volume path, to hold mounts aside while a volume is mounted."""
+    for candidate in (Path("/mnt"), Path("/media"), Path("/srv"), Path("/opt")):
+        if candidate.is_dir() and not any(candidate.is_relative_to(v["path"]) for v in volumes):
+            _sh("mount", "-t", "tmpfs", "-o", "mode=0700,uid=0,gid=0", "hold", str(candidate))
+            return candidate
+    raise SandboxError("no directory outside the volumes to hold the checkout aside")
+
+
+def _hold(paths: list[Path], hold_root: Path) -> list[tuple[Path, Path]]:
+    """Bind-mounts each path into `hold_root` so that mounting over an ancestor keeps it."""
+    held = []
+    for index, path in enumerate(paths):
+        hold = hold_root / f"held{index}-{path.name}"
+        hold.mkdir()
+        _sh("mount", "--rbind", str(path), str(hold))
+        held.append((path, hold))
+    return held
+
+
 def _inside(spec_file: Path) -> None:
     """PID 1 of the sandbox's namespaces: set up the filesystem, start the app, probe, stop.
     Writes nothing to disk: the outcome is the last line of stdout."""
@@ -346,15 +376,26 @@ def _inside(spec_file: Path) -> None:
             if not _pseudo(target):
                 _sh("mount", "-o", "remount,bind,ro", target)
     _sh("mount", "-t", "tmpfs", "-o", f"mode={SHM_MODE:o},uid=0,gid=0", "shm", "/dev/shm")
+    # The checkout and its virtualenv stand for the image's files. Where they lie under a volume's
+    # path (a clone in /tmp, and /tmp is the task's volume), the volume would hide them: hold them
+    # aside, mount the volume, and put them back, read-only, at the same paths.
+    code_roots = _outermost({Path(spec["workdir"]), Path(sys.prefix), *needed})
+    hidden_by = {v["path"]: [root for root in code_roots if root.is_relative_to(v["path"])] for v in spec["volumes"]}
+    hold_root = _mount_hold_root(spec["volumes"]) if any(hidden_by.values()) else None
     for volume in spec["volumes"]:
         if not Path(volume["path"]).is_dir():
             raise SandboxError(f"volume path {volume['path']} does not exist here to mount over")
+        held = _hold(hidden_by[volume["path"]], hold_root) if hold_root else []
         options = f"mode={volume['mode']:o},uid={volume['uid']},gid={volume['gid']}"
         _sh("mount", "-t", "tmpfs", "-o", options, "volume", volume["path"])
         info = Path(volume["path"]).stat()
         volumes_seen.append(
             {"path": volume["path"], "uid": info.st_uid, "gid": info.st_gid, "mode": oct(stat.S_IMODE(info.st_mode))}
         )
+        for root, hold in held:
+            root.mkdir(parents=True, exist_ok=True)
+            _sh("mount", "--rbind", str(hold), str(root))
+            _sh("mount", "-o", "remount,bind,ro", str(root))
 
     env = {
         **spec["env"],
