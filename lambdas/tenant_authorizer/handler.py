@@ -117,6 +117,23 @@ def check_not_revoked(response: dict[str, Any], resource_server: str | None) -> 
     revocation.check_identity(identity)
 
 
+def denial(error: Exception, log: Logger) -> dict[str, Any]:
+    """The answer to a request `error` stopped, logged by kind. Reasons of our own making never
+    contain the token or a claim value; anything else is named by its type only."""
+    reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
+    if isinstance(error, ConfigurationError):
+        log.error("denied: the authorizer is misconfigured", extra={"reason": reason})
+    elif isinstance(error, revocation.StoreUnavailable):
+        # Fail closed, and say so where the alarm looks (stacks/monitoring_stack.py).
+        log.error(
+            "denied: the revocation store did not answer",
+            extra={"reason": reason, revocation.UNAVAILABLE_LOG_FIELD: revocation.UNAVAILABLE_LOG_VALUE},
+        )
+    else:
+        log.info("denied", extra={"reason": reason})
+    return DENY
+
+
 def authorize(event: Any) -> dict[str, Any]:
     """The authorizer's answer for `event`; never raises."""
     try:
@@ -127,19 +144,7 @@ def authorize(event: Any) -> dict[str, Any]:
         response = decide(event, claims, resource_server)
         check_not_revoked(response, resource_server)
     except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
-        # Reasons of our own making never contain the token or a claim value.
-        reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
-        if isinstance(error, ConfigurationError):
-            logger.error("denied: the authorizer is misconfigured", extra={"reason": reason})
-        elif isinstance(error, revocation.StoreUnavailable):
-            # Fail closed, and say so where the alarm looks (stacks/monitoring_stack.py).
-            logger.error(
-                "denied: the revocation store did not answer",
-                extra={"reason": reason, revocation.UNAVAILABLE_LOG_FIELD: revocation.UNAVAILABLE_LOG_VALUE},
-            )
-        else:
-            logger.info("denied", extra={"reason": reason})
-        return DENY
+        return denial(error, logger)
     logger.info("allowed", extra={"tenant": response["context"]["tenant"], "sub": response["context"]["sub"]})
     return response
 

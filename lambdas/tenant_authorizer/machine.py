@@ -27,23 +27,19 @@ from aws_lambda_powertools.logging import correlation_paths
 import auth_contract
 from jwtcheck.jwks import JwksCache
 from jwtcheck.rules import scope_list
-from shared import revocation
-from shared.claims import RESOURCE_SERVER_ENV, ClaimsError, is_tenant_id, short_scope
+from shared.claims import RESOURCE_SERVER_ENV, is_tenant_id, short_scope
 from shared.machine_clients import machine_client_records
-from tenant_authorizer.handler import DENY, TENANT_PATH_PARAMETER, Refused, bearer_token, check_not_revoked
+from tenant_authorizer.handler import TENANT_PATH_PARAMETER, Refused, bearer_token, check_not_revoked, denial
 from tenant_authorizer.verifier import (
     ISSUER_ENV,
     JWKS_URL_ENV,
     AccessTokenVerifier,
-    ConfigurationError,
-    TokenError,
     VerifierSettings,
 )
 
 logger = Logger()
 
 REQUIRED_SCOPE = auth_contract.EVENTS_WRITE
-EXPLAINED = (Refused, TokenError, ConfigurationError, ClaimsError, revocation.Revoked, revocation.StoreUnavailable)
 
 
 @functools.cache
@@ -102,18 +98,7 @@ def authorize(event: Any) -> dict[str, Any]:
         response = decide(event, claims, resource_server, machine_client_records().tenant_of)
         check_not_revoked(response, resource_server)
     except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
-        reason = f"{type(error).__name__}: {error}" if isinstance(error, EXPLAINED) else type(error).__name__
-        if isinstance(error, ConfigurationError):
-            logger.error("denied: the authorizer is misconfigured", extra={"reason": reason})
-        elif isinstance(error, revocation.StoreUnavailable):
-            # Fail closed, and say so where the alarm looks (stacks/monitoring_stack.py).
-            logger.error(
-                "denied: the revocation store did not answer",
-                extra={"reason": reason, revocation.UNAVAILABLE_LOG_FIELD: revocation.UNAVAILABLE_LOG_VALUE},
-            )
-        else:
-            logger.info("denied", extra={"reason": reason})
-        return DENY
+        return denial(error, logger)
     context = response["context"]
     logger.info("allowed", extra={"tenant": context["tenant"], "client_id": context["client_id"]})
     return response
