@@ -24,7 +24,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export CDK_DISABLE_VERSION_CHECK := 1
 export CDK_CLI_NOTICES := false
 
-.PHONY: setup synth test test-fast test-template test-e2e test-scan test-audit lint format bootstrap diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
+.PHONY: setup synth test typecheck test-fast test-template test-e2e test-scan test-audit lint format bootstrap diff deploy destroy snapshot-update clean lock bench actionlint deploy-access test-deployed
 
 setup:
 	@bash scripts/setup.sh
@@ -33,11 +33,17 @@ synth: setup ## synthesize every stack of ENV (no AWS account needed)
 	$(CDK) synth --quiet --no-notices -c env=$(ENV)
 	@echo "synthesized $(ENV): cdk.out/assembly-jwt-auth-$(ENV)"
 
-test: setup ## lint, format check, workflow check and every test tier (all but the online audit), in parallel
+test: setup ## lint, format check, type check, workflow check and every test tier (all but the online audit), in parallel
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
+	$(PYTHON) -m mypy
 	$(ACTIONLINT)
 	$(PYTEST) $(PARALLEL)
+
+# mypy --strict over stacks/, lambdas/, service/, auth_contract/, client/ and jwtcheck/ ([tool.mypy] in
+# pyproject.toml). Its cache in .build/mypy makes a run after the first take seconds.
+typecheck: setup ## mypy --strict over the project's code (also part of `make test`)
+	$(PYTHON) -m mypy
 
 # One tier each (tests/tiers.py decides a test's tier from what it uses; README.md, "Tests").
 test-fast: setup ## unit tier: no synth, no child processes, no network (a guard fails a test that tries)

@@ -6,7 +6,9 @@ every enforcement point follows.
 """
 
 import re
+from collections.abc import Iterable
 from types import MappingProxyType
+from typing import TypeGuard
 
 # API scopes, defined on the user pool's resource server. In tokens they appear
 # qualified by the resource server identifier: "<identifier>/items.read".
@@ -87,7 +89,7 @@ WRITABLE_ATTRIBUTES = ("email", "name", "given_name", "family_name", "locale", "
 READABLE_ATTRIBUTES = (*WRITABLE_ATTRIBUTES, "email_verified", TENANT_ATTRIBUTE_CLAIM)
 
 
-def is_tenant_id(value) -> bool:
+def is_tenant_id(value: object) -> TypeGuard[str]:
     """Whether `value` is a tenant id (TENANT_ID_RULE)."""
     return isinstance(value, str) and re.fullmatch(TENANT_ID_PATTERN, value) is not None
 
@@ -97,7 +99,7 @@ def qualified_scope(resource_server: str, scope: str) -> str:
     return f"{resource_server}/{scope}"
 
 
-def scopes_for_roles(roles) -> tuple[str, ...]:
+def scopes_for_roles(roles: Iterable[str]) -> tuple[str, ...]:
     """The API scopes granted by a set of roles, in a stable order, unknown roles ignored."""
     granted = {scope for role in roles for scope in ROLE_SCOPES.get(role, ())}
     return tuple(scope for scope in API_SCOPES if scope in granted)

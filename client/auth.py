@@ -87,7 +87,8 @@ class CognitoAuth:
 
     def _call(self, operation: str, **params: Any) -> dict[str, Any]:
         try:
-            return getattr(self.idp, operation)(**params)
+            answer: dict[str, Any] = getattr(self.idp, operation)(**params)
+            return answer
         except ClientError as error:
             raise AuthError(
                 f"{error.response['Error']['Code']}: {error.response['Error'].get('Message', '')}"

@@ -229,7 +229,10 @@ def machine_credentials(args: argparse.Namespace, endpoints: Endpoints) -> tuple
 def cmd_m2m_token(args: argparse.Namespace, session: Session, out: TextIO, stdin: TextIO) -> int:
     client_id, secret = machine_credentials(args, session.endpoints)
     tokens = client_credentials(session.endpoints, client_id, secret, args.scope or ())
-    entry = {"access_token": tokens.access_token, "expires_at": expires_at(tokens.access_token, tokens.expires_in)}
+    entry: dict[str, Any] = {
+        "access_token": tokens.access_token,
+        "expires_at": expires_at(tokens.access_token, tokens.expires_in),
+    }
     session.cache.put(session.machine_profile(client_id), entry)
     claims = claims_of(tokens.access_token)
     tenant = claims.get(auth_contract.TENANT_CLAIM) or "none"
@@ -252,7 +255,12 @@ def request_body(data: str | None) -> bytes | None:
 
 
 def api_request(
-    session: Session, method: str, path: str, token: str, body: bytes | None = None, headers: dict | None = None
+    session: Session,
+    method: str,
+    path: str,
+    token: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """One call to the API with a bearer token: (status, body)."""
     path = path if path.startswith("/") else "/" + path
@@ -586,7 +594,8 @@ def main(
     out = out or sys.stdout
     try:
         session = Session(load_endpoints(args.outputs), cache or TokenCache())
-        return args.run(args, session, out, stdin or sys.stdin)
+        status: int = args.run(args, session, out, stdin or sys.stdin)
+        return status
     except AuthError as error:
         print(f"error: {sign_in_refusal(error)}", file=sys.stderr)
         return EXIT_USAGE

@@ -31,7 +31,8 @@ def admin_client(endpoints: Endpoints) -> Any:
 
 def _call(cognito: Any, operation: str, **params: Any) -> dict[str, Any]:
     try:
-        return getattr(cognito, operation)(**params)
+        answer: dict[str, Any] = getattr(cognito, operation)(**params)
+        return answer
     except ClientError as error:
         code = error.response["Error"]["Code"]
         if code == "UserNotFoundException":
@@ -65,7 +66,8 @@ def grant(endpoints: Endpoints, email: str, cognito: Any = None) -> str:
         Username=user["Username"],
         GroupName=auth_contract.PLATFORM_OPERATOR,
     )
-    return user["Username"]
+    username: str = user["Username"]
+    return username
 
 
 def revoke(endpoints: Endpoints, email: str, cognito: Any = None) -> str:
@@ -80,4 +82,5 @@ def revoke(endpoints: Endpoints, email: str, cognito: Any = None) -> str:
         GroupName=auth_contract.PLATFORM_OPERATOR,
     )
     _call(cognito, "admin_user_global_sign_out", UserPoolId=endpoints.user_pool_id, Username=user["Username"])
-    return user["Username"]
+    username: str = user["Username"]
+    return username

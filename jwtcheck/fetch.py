@@ -49,13 +49,16 @@ def check_url(url: str) -> str:
 def fetch(url: str, *, deadline: float, max_bytes: int, accept: str = "application/json") -> bytes:
     """The body of a 200 answer to GET `url`, received completely within `deadline` seconds."""
     parts = urlsplit(check_url(url))
+    host = parts.hostname
+    if host is None:  # check_url lets no URL without a host through
+        raise FetchError("no host")
     try:
         if parts.scheme == "https":
             connection: http.client.HTTPConnection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=deadline, context=ssl.create_default_context()
+                host, parts.port, timeout=deadline, context=ssl.create_default_context()
             )
         else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=deadline)
+            connection = http.client.HTTPConnection(host, parts.port, timeout=deadline)
     except ValueError as error:  # a malformed port
         raise FetchError(type(error).__name__) from None
     target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
@@ -86,7 +89,8 @@ def fetch(url: str, *, deadline: float, max_bytes: int, accept: str = "applicati
         raise FetchError(f"no complete answer within {deadline} s")
     if "error" in outcome:
         raise outcome["error"]
-    return outcome["body"]
+    body: bytes = outcome["body"]
+    return body
 
 
 def _abort(connection: http.client.HTTPConnection) -> None:

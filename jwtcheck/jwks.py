@@ -212,9 +212,10 @@ class JwksCache:
         url = self.url
         if self.discovery:
             document = fetch(url)
-            url = document.get("jwks_uri") if isinstance(document, dict) else None
-            if not isinstance(url, str):
+            jwks_uri = document.get("jwks_uri") if isinstance(document, dict) else None
+            if not isinstance(jwks_uri, str):
                 raise FetchError("discovery document without a jwks_uri")
+            url = jwks_uri
         client = _KeySetClient(url, fetch, self.algorithms)
         keys: dict[str, _Key] = {}
         for jwk in client.get_signing_keys(refresh=True):

@@ -37,7 +37,8 @@ def numeric_date(value: Any, name: str) -> int | float:
         raise ClaimRuleError(f"{name}: not a finite number")
     if not 0 <= value <= MAX_NUMERIC_DATE:
         raise ClaimRuleError(f"{name}: out of range")
-    return value
+    number: int | float = value
+    return number
 
 
 def check_times(

@@ -198,7 +198,8 @@ class AlbTokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise AlbAuthError(f"token rejected: {type(error).__name__}") from None
-        header, claims = decoded["header"], decoded["payload"]
+        header = decoded["header"]
+        claims: dict[str, Any] = decoded["payload"]
         self._check_header(header)
         try:
             check_times(claims, self.clock(), required=(), leeway=self.leeway)

@@ -34,16 +34,20 @@ SIGNED_OUT_PAGE = b"""<!doctype html><meta charset="utf-8"><title>Signed out</ti
 <p><a href="/">Sign in again</a></p>"""
 
 
+# A WSGI application (PEP 3333): environ and start_response in, the body's chunks out.
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
 class FakeAlb:
     """WSGI middleware standing in for the ALB's authenticate action, for one local user."""
 
-    def __init__(self, app: Callable, signer: AlbTokenSigner, claims: dict[str, Any], access_token: str) -> None:
+    def __init__(self, app: WsgiApp, signer: AlbTokenSigner, claims: dict[str, Any], access_token: str) -> None:
         self.app = app
         self.signer = signer
         self.claims = claims
         self.access_token = access_token
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == SIGNED_OUT_PATH:
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
             return [SIGNED_OUT_PAGE]

@@ -97,7 +97,7 @@ class KeyServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self):
+            def do_GET(self) -> None:
                 server.requests.append(self.path)
                 if server.mode == "hang":
                     server._release.wait(30)
@@ -118,7 +118,7 @@ class KeyServer:
                 self.end_headers()
                 self.wfile.write(pem)
 
-            def log_message(self, format, *args):
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

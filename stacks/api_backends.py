@@ -24,6 +24,7 @@ run unchanged behind the local gateway.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_dynamodb as dynamodb
@@ -124,7 +125,7 @@ class ApiBackends(Construct):
         with_table = {**resource_server, "TABLE_NAME": table.table_name}
 
         def function(
-            id_: str, source: str, description: str, environment: dict[str, str], **kwargs
+            id_: str, source: str, description: str, environment: dict[str, str], **kwargs: Any
         ) -> lambda_.Function:
             built = PythonFunction(
                 self,

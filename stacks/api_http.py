@@ -13,6 +13,7 @@ import enum
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import jsii
 from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
@@ -75,7 +76,7 @@ class Auth(enum.Enum):
 class RouteSpec:
     method: apigw.HttpMethod
     path: str
-    function: lambda_.IFunction
+    function: lambda_.Function
     auth: Auth
     scopes: tuple[str, ...] = ()  # qualified scope names, any of which the token must carry
 
@@ -149,8 +150,12 @@ class TenantHttpApi(Construct):
         for spec in routes:
             key = spec.function.node.path
             if key not in integrations_by_function:
+                # Named after the function's construct (e.g. "ItemsRead"); a function is never the root.
+                owner = spec.function.node.scope
+                if owner is None:
+                    raise ValueError(f"route {spec.path}: its function has no parent construct")
                 integrations_by_function[key] = integrations.HttpLambdaIntegration(
-                    f"{spec.function.node.scope.node.id}Integration",
+                    f"{owner.node.id}Integration",
                     spec.function,
                     scope_permission_to_route=True,
                 )
@@ -161,7 +166,7 @@ class TenantHttpApi(Construct):
         return self.stage.url
 
     def _add_route(self, spec: RouteSpec, integration: integrations.HttpLambdaIntegration) -> apigw.HttpRoute:
-        options: dict = {}
+        options: dict[str, Any] = {}
         if spec.auth is Auth.JWT:
             if not spec.scopes:
                 raise ValueError(

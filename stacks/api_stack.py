@@ -7,8 +7,11 @@ access logs) — and declares the route table: who may call what, with which sco
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_apigatewayv2 as apigw
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 import auth_contract
@@ -23,7 +26,9 @@ GET, POST, PUT, DELETE = apigw.HttpMethod.GET, apigw.HttpMethod.POST, apigw.Http
 
 
 class ApiStack(cdk.Stack):
-    def __init__(self, scope: Construct, id_: str, *, config: EnvConfig, identity: IdentityStack, **kwargs) -> None:
+    def __init__(
+        self, scope: Construct, id_: str, *, config: EnvConfig, identity: IdentityStack, **kwargs: Any
+    ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.config = config
 
@@ -89,7 +94,7 @@ class ApiStack(cdk.Stack):
         )
         # Instant revocation: every function a caller reaches through an authorizer, and the
         # Lambda authorizer itself, checks the caller's token against the revocation store.
-        self.revocation_readers: list = []
+        self.revocation_readers: list[lambda_.Function] = []
         for function in [spec.function for spec in self.route_specs if spec.auth is not Auth.NONE] + [
             b.tenant_authorizer,
             b.machine_authorizer,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, overload
 
 import auth_contract
 
@@ -175,7 +175,7 @@ class EmailConfig:
 
     @property
     def ses_region(self) -> str:
-        return SES_IDENTITY_ARN_PATTERN.match(self.ses_identity_arn)["region"]
+        return _checked_match(SES_IDENTITY_ARN_PATTERN, self.ses_identity_arn)["region"]
 
     @property
     def sender(self) -> str:
@@ -325,6 +325,14 @@ class EnvConfig:
 # --------------------------------------------------------------------------- readers
 
 
+def _checked_match(pattern: re.Pattern[str], value: str) -> re.Match[str]:
+    """The match of a value a reader already checked against `pattern`."""
+    match = pattern.match(value)
+    if match is None:  # unreachable after the reader's check; never index None
+        raise ConfigError(f"{value!r} does not match {pattern.pattern}")
+    return match
+
+
 class _Reader:
     """Reads one mapping of raw context values, naming each key by its full path in errors."""
 
@@ -349,7 +357,7 @@ class _Reader:
     def fail(self, name: str, value: Any, allowed: str) -> ConfigError:
         return ConfigError(f"{self.key(name)}={value!r} is not allowed: {allowed}")
 
-    def string(self, name: str, pattern: re.Pattern | None = None, allowed: str = "", default: Any = ...) -> Any:
+    def string(self, name: str, pattern: re.Pattern[str] | None = None, allowed: str = "", default: Any = ...) -> Any:
         value = self._get(name, default)
         if value is None and default is None:
             return None
@@ -363,7 +371,7 @@ class _Reader:
         value = self._get(name, default)
         if value not in choices:
             raise self.fail(name, value, "one of " + ", ".join(choices))
-        return value
+        return str(value)
 
     def boolean(self, name: str, default: Any = ...) -> bool:
         value = self._get(name, default)
@@ -375,7 +383,8 @@ class _Reader:
         value = self._get(name, default)
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.fail(name, value, f"a whole number from {low} to {high}")
-        return value
+        whole: int = value
+        return whole
 
     def number(self, name: str, low: float, high: float, default: Any = ...) -> float:
         value = self._get(name, default)
@@ -384,7 +393,7 @@ class _Reader:
         return float(value)
 
     def strings(
-        self, name: str, pattern: re.Pattern | None = None, allowed: str = "", default: Any = ...
+        self, name: str, pattern: re.Pattern[str] | None = None, allowed: str = "", default: Any = ...
     ) -> tuple[str, ...]:
         values = self._get(name, default)
         if not isinstance(values, (list, tuple)):
@@ -393,6 +402,17 @@ class _Reader:
             if not isinstance(value, str) or (pattern and not pattern.match(value)):
                 raise ConfigError(f"{self.key(name)}[{index}]={value!r} is not allowed: {allowed or 'a string'}")
         return tuple(values)
+
+    # A section that is required or has an object as its default is never None (_get treats null
+    # as unset); only `default=None` makes it optional.
+    @overload
+    def child(self, name: str) -> _Reader: ...
+
+    @overload
+    def child(self, name: str, default: Mapping[str, Any]) -> _Reader: ...
+
+    @overload
+    def child(self, name: str, default: None) -> _Reader | None: ...
 
     def child(self, name: str, default: Any = ...) -> _Reader | None:
         value = self._get(name, default)
@@ -447,18 +467,20 @@ def _read_groups(r: _Reader) -> tuple[GroupConfig, ...]:
 
 
 def _read_secret_name(r: _Reader) -> str:
-    return r.string(
+    name: str = r.string(
         "client_secret_name", SECRET_NAME_PATTERN, "the name of a Secrets Manager secret (never the secret itself)"
     )
+    return name
 
 
 def _read_tenant_id(r: _Reader) -> str | None:
-    return r.string(
+    tenant_id: str | None = r.string(
         "tenant_id",
         TENANT_ID_PATTERN,
         f"{auth_contract.TENANT_ID_RULE}: the one tenant every user of this provider belongs to, or null",
         None,
     )
+    return tenant_id
 
 
 def _read_federation(r: _Reader | None) -> FederationConfig:
@@ -509,7 +531,7 @@ def _read_email(r: _Reader | None, production: bool, region: str, path: str) -> 
         SES_IDENTITY_ARN_PATTERN,
         "the ARN of a verified SES identity, arn:aws:ses:<region>:<account>:identity/<address or domain>",
     )
-    match = SES_IDENTITY_ARN_PATTERN.match(arn)
+    match = _checked_match(SES_IDENTITY_ARN_PATTERN, arn)
     identity = match["identity"].lower()
     domain = from_address.rsplit("@", 1)[1].lower()
     if identity not in (from_address.lower(), domain):
@@ -701,7 +723,7 @@ def _read_web(r: _Reader | None, production: bool, az_count: int, retain_data: b
         raise r.fail("max_tasks", max_tasks, f"at least min_tasks ({min_tasks})")
 
     cidr = r.string("vpc_cidr", CIDR_PATTERN, "an IPv4 CIDR block from /16 to /24", "10.0.0.0/16")
-    octets = [int(x) for x in CIDR_PATTERN.match(cidr).groups()]
+    octets = [int(x) for x in _checked_match(CIDR_PATTERN, cidr).groups()]
     if any(o > 255 for o in octets[:4]) or not 16 <= octets[4] <= 24:
         raise r.fail("vpc_cidr", cidr, "an IPv4 CIDR block from /16 to /24")
 

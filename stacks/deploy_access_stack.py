@@ -12,6 +12,8 @@ environment's stage: `cdk deploy jwt-auth-deploy-access` (see docs/operations.md
 
 from __future__ import annotations
 
+from typing import Any
+
 import aws_cdk as cdk
 from aws_cdk import aws_iam as iam
 from constructs import Construct
@@ -42,7 +44,7 @@ def trust_conditions(ci: CiConfig) -> dict[str, dict[str, object]]:
 class DeployAccessStack(cdk.Stack):
     """GitHub OIDC provider (or the account's existing one) and the deploy role."""
 
-    def __init__(self, scope: Construct, id_: str, *, ci: CiConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, id_: str, *, ci: CiConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
         self.ci = ci
         if ci.existing_oidc_provider_arn is not None:

@@ -7,6 +7,7 @@ tests/test_logical_ids.py. Never rename or move the `UserPool` construct.
 from __future__ import annotations
 
 import json
+from typing import Any, cast
 
 import aws_cdk as cdk
 from aws_cdk import Duration
@@ -37,7 +38,7 @@ PRE_TOKEN_TABLE_ACTIONS = ("dynamodb:GetItem",)
 class IdentityStack(cdk.Stack):
     """User pool, groups as roles, resource server and scopes, app clients, domain, pre-token trigger."""
 
-    def __init__(self, scope: Construct, id_: str, *, config: EnvConfig, **kwargs) -> None:
+    def __init__(self, scope: Construct, id_: str, *, config: EnvConfig, **kwargs: Any) -> None:
         super().__init__(scope, id_, **kwargs)
         self.config = config
         identity = config.identity
@@ -160,7 +161,7 @@ class IdentityStack(cdk.Stack):
         write_attributes = cognito.ClientAttributes().with_standard_attributes(
             email=True, fullname=True, given_name=True, family_name=True, locale=True, timezone=True
         )
-        common = {
+        common: dict[str, Any] = {
             "enable_token_revocation": True,
             "prevent_user_existence_errors": True,
             "access_token_validity": Duration.minutes(identity.access_token_minutes),
@@ -228,7 +229,9 @@ class IdentityStack(cdk.Stack):
             # No user sign-in flow for clients that sign in through OAuth only; Cognito needs
             # refresh allowed whenever the list is set.
             if client is not self.spa_client:
-                client.node.default_child.add_property_override("ExplicitAuthFlows", ["ALLOW_REFRESH_TOKEN_AUTH"])
+                cast(cognito.CfnUserPoolClient, client.node.default_child).add_property_override(
+                    "ExplicitAuthFlows", ["ALLOW_REFRESH_TOKEN_AUTH"]
+                )
             for provider in self.identity_providers:
                 client.node.add_dependency(provider)
 
@@ -296,7 +299,7 @@ class IdentityStack(cdk.Stack):
         """Cognito sends verification and recovery mail from the configured SES identity
         (`EmailSendingAccount: DEVELOPER`, "Email settings for Amazon Cognito user pools"). Set on the
         L1 resource: the ARN comes from config as is, even where the identity is in another account."""
-        pool: cognito.CfnUserPool = self.user_pool.node.default_child
+        pool = cast(cognito.CfnUserPool, self.user_pool.node.default_child)
         pool.email_configuration = cognito.CfnUserPool.EmailConfigurationProperty(
             email_sending_account="DEVELOPER",
             source_arn=email.ses_identity_arn,
@@ -305,9 +308,9 @@ class IdentityStack(cdk.Stack):
             configuration_set=email.configuration_set,
         )
 
-    def _federated_identity_providers(self) -> list[cognito.UserPoolIdentityProviderBase]:
+    def _federated_identity_providers(self) -> list[cognito.IUserPoolIdentityProvider]:
         federation = self.config.identity.federation
-        providers: list[cognito.UserPoolIdentityProviderBase] = []
+        providers: list[cognito.IUserPoolIdentityProvider] = []
         email = cognito.ProviderAttribute
 
         # Only email is mapped: a mapped attribute must be writable by the client, so nothing that

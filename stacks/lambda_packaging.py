@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,7 @@ def _digest(paths: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def _publish(target: Path, build) -> Path:
+def _publish(target: Path, build: Callable[[Path], None]) -> Path:
     """Builds into a temporary folder beside `target` and renames it into place, so that
     concurrent synths never see a half-written asset."""
     if target.exists():

@@ -23,9 +23,10 @@ key (CloudWatch cannot publish to a topic under the AWS managed SNS key) and acc
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import aws_cdk as cdk
-from aws_cdk import Duration
+from aws_cdk import Duration, aws_cognito
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
@@ -178,7 +179,7 @@ class MonitoringStack(cdk.Stack):
         api: ApiStack,
         web: WebStack | None,
         waf: WafStack | None = None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.config = config
@@ -417,7 +418,7 @@ class MonitoringStack(cdk.Stack):
         ]
 
     def _sign_in(self, identity: IdentityStack) -> list[cw.IWidget]:
-        def cognito(metric_name: str, client) -> cw.Metric:
+        def cognito(metric_name: str, client: aws_cognito.IUserPoolClient) -> cw.Metric:
             return cw.Metric(
                 namespace="AWS/Cognito",
                 metric_name=metric_name,
@@ -526,10 +527,9 @@ class MonitoringStack(cdk.Stack):
 
     def _waf(self, waf: WafStack) -> list[cw.IWidget]:
         widgets: list[cw.IWidget] = []
-        acls = [("UserPool", waf.user_pool_acl), ("Alb", waf.alb_acl)]
+        candidates = [("UserPool", waf.user_pool_acl), ("Alb", waf.alb_acl)]
+        acls = [(label, acl) for label, acl in candidates if acl is not None]
         for label, acl in acls:
-            if acl is None:
-                continue
 
             def waf_metric(name: str, acl: RegionalWebAcl = acl) -> cw.Metric:
                 # Rule "ALL": every rule of the web ACL (AWS WAF Developer Guide, "AWS WAF metrics and dimensions").

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import aws_cdk as cdk
 from constructs import Construct
@@ -72,7 +73,9 @@ class AuthStage(cdk.Stage):
         cdk.Tags.of(self).add("project", config.project)
         cdk.Tags.of(self).add("environment", config.name)
 
-    def _stack(self, stack_class: type[StackT], id_: str, purpose: str, **refs) -> StackT:
+    # Each stack class takes its own references (identity=, api=...), so the constructor is typed by
+    # what it returns rather than by cdk.Stack's signature.
+    def _stack(self, stack_class: Callable[..., StackT], id_: str, purpose: str, **refs: Any) -> StackT:
         """One stack of the environment, named `<project>-<env>-<id>` (what `cdk deploy` shows)."""
         config = self.config
         return stack_class(

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_wafv2 as wafv2
@@ -224,7 +225,7 @@ class WafStack(cdk.Stack):
         config: EnvConfig,
         identity: IdentityStack,
         web: WebStack | None,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, id_, **kwargs)
         self.config = config

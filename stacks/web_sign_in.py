@@ -9,15 +9,17 @@ against the pool's issuer and JWKS, narrowed to the machine client's access toke
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote
 
 import aws_cdk as cdk
 from aws_cdk import Duration
+from aws_cdk import aws_cognito as cognito
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from aws_cdk import aws_elasticloadbalancingv2_actions as elbv2_actions
 
 import auth_contract
-from stacks.config import EnvConfig
+from stacks.config import EnvConfig, OidcWebProviderConfig
 from stacks.identity_stack import IdentityStack
 
 USER_SCOPES = ("openid", "email")
@@ -36,6 +38,20 @@ class WebSignIn:
             raise ValueError("the identity stack has no ALB client: it is created only when config.web is set")
 
     @property
+    def _oidc(self) -> OidcWebProviderConfig:
+        """The OIDC provider's settings, which config requires unless the provider is Cognito."""
+        if self.web.oidc is None:
+            raise ValueError("the web sign-in needs config.web.oidc when web.auth_provider is not cognito")
+        return self.web.oidc
+
+    @property
+    def _alb_client(self) -> cognito.UserPoolClient:
+        """The identity stack's ALB client (__init__ checked it exists when the provider is Cognito)."""
+        if self.identity.alb_client is None:
+            raise ValueError("the identity stack has no ALB client: it is created only when config.web is set")
+        return self.identity.alb_client
+
+    @property
     def scope(self) -> str:
         """What the ALB asks the IdP for. For Cognito: the API's read scope too (token relay)."""
         if self.web.auth_provider == "cognito":
@@ -47,14 +63,14 @@ class WebSignIn:
         """The `iss` the ALB writes into x-amzn-oidc-data: the IdP's issuer."""
         if self.web.auth_provider == "cognito":
             return self.identity.issuer_url
-        return self.web.oidc.issuer
+        return self._oidc.issuer
 
     @property
     def client_id(self) -> str:
         """The `client` the ALB writes into x-amzn-oidc-data."""
         if self.web.auth_provider == "cognito":
-            return self.identity.alb_client.user_pool_client_id
-        return self.web.oidc.client_id
+            return self._alb_client.user_pool_client_id
+        return self._oidc.client_id
 
     @property
     def logout_url(self) -> str | None:
@@ -62,9 +78,9 @@ class WebSignIn:
         back = quote(f"https://{self.web.domain_name}/", safe="")
         if self.web.auth_provider == "cognito":
             return f"{self.identity.domain.base_url()}/logout?client_id={self.client_id}&logout_uri={back}"
-        if self.web.oidc.end_session_endpoint is None:
+        if self._oidc.end_session_endpoint is None:
             return None
-        return f"{self.web.oidc.end_session_endpoint}?client_id={quote(self.client_id, safe='')}&post_logout_redirect_uri={back}"
+        return f"{self._oidc.end_session_endpoint}?client_id={quote(self.client_id, safe='')}&post_logout_redirect_uri={back}"
 
     def authenticate(
         self,
@@ -73,7 +89,7 @@ class WebSignIn:
         on_unauthenticated: elbv2.UnauthenticatedAction = elbv2.UnauthenticatedAction.AUTHENTICATE,
     ) -> elbv2.ListenerAction:
         """Sign the user in (or, with DENY, answer 401), then `next_action`."""
-        common = {
+        common: dict[str, Any] = {
             "next": next_action,
             "scope": self.scope,
             "session_cookie_name": self.web.session_cookie_name,
@@ -85,11 +101,11 @@ class WebSignIn:
         if self.web.auth_provider == "cognito":
             return elbv2_actions.AuthenticateCognitoAction(
                 user_pool=self.identity.user_pool,
-                user_pool_client=self.identity.alb_client,
+                user_pool_client=self._alb_client,
                 user_pool_domain=self.identity.domain,
                 **common,
             )
-        oidc = self.web.oidc
+        oidc = self._oidc
         return elbv2.ListenerAction.authenticate_oidc(
             issuer=oidc.issuer,
             authorization_endpoint=oidc.authorization_endpoint,
@@ -106,7 +122,7 @@ class WebSignIn:
             issuer=self.identity.issuer_url, jwks_endpoint=self.identity.jwks_url, next=next_action
         )
 
-    def machine_claims(self) -> list[dict]:
+    def machine_claims(self) -> list[dict[str, Any]]:
         """Claims the JWT validation also requires: the machine client's access tokens only."""
         return [
             {

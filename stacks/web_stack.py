@@ -16,8 +16,10 @@ Stateful: the access-log bucket (`LoadBalancer/AccessLogs`), guarded by tests/te
 from __future__ import annotations
 
 import sys
+from typing import Any, cast
 
 import aws_cdk as cdk
+from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_elasticloadbalancingv2 as elbv2
 from constructs import Construct
 
@@ -38,7 +40,7 @@ XHR_RULE_PRIORITY = 20
 
 class WebStack(cdk.Stack):
     def __init__(
-        self, scope: Construct, id_: str, *, config: EnvConfig, identity: IdentityStack, api: ApiStack, **kwargs
+        self, scope: Construct, id_: str, *, config: EnvConfig, identity: IdentityStack, api: ApiStack, **kwargs: Any
     ) -> None:
         if config.web is None:
             raise ConfigError(
@@ -124,7 +126,7 @@ class WebStack(cdk.Stack):
             conditions=[elbv2.ListenerCondition.path_patterns(list(MACHINE_PATHS))],
             action=self.sign_in.validate_machine_token(forward()),
         )
-        machine_rule.node.default_child.add_property_override(
+        cast(elbv2.CfnListenerRule, machine_rule.node.default_child).add_property_override(
             "Actions.0.JwtValidationConfig.AdditionalClaims", self.sign_in.machine_claims()
         )
         elbv2.ApplicationListenerRule(
@@ -155,7 +157,7 @@ class WebStack(cdk.Stack):
         return self.app.target_group
 
     @property
-    def service(self):
+    def service(self) -> ecs.FargateService:
         """The `ecs.FargateService`."""
         return self.app.service
 

@@ -27,6 +27,7 @@ OLDER_PINS_EXPLAINED = {
     "aws-cdk.asset-awscli-v1": "aws-cdk-lib 2.275.0 requires exactly 2.2.292",
     "boto3": "pinned in requirements-dev.txt with the tests' moto; the Lambda runtime brings its own boto3",
     "hypothesis": "test-only, pinned in requirements-dev.txt; upgraded deliberately, not by a scan",
+    "mypy": "type-check-only, pinned in requirements-dev.txt; upgraded deliberately (a release can add errors), not by a scan",
     "mpmath": "sympy (moto's) requires mpmath<1.4; test-only",
     "networkx": "3.7 needs Python 3.12 and the project supports 3.11; test-only (cfn-lint)",
     "python-dateutil": "botocore requires python-dateutil<3",

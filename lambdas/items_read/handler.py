@@ -18,7 +18,7 @@ app = create_app(logger)
 
 
 @app.get("/items")
-def list_items() -> Response:
+def list_items() -> Response[str]:
     params = app.current_event.query_string_parameters
     limit = query_integer(params, "limit", default=items.DEFAULT_PAGE_SIZE, low=1, high=items.MAX_PAGE_SIZE)
     after = (params or {}).get("after")
@@ -26,7 +26,7 @@ def list_items() -> Response:
 
 
 @app.get("/items/<item_id>")
-def get_item(item_id: str) -> Response:
+def get_item(item_id: str) -> Response[str]:
     return json_response(200, items.get_item(current_identity(app), items_table(), item_id))
 
 

@@ -18,7 +18,7 @@ app = create_app(logger)
 
 
 @app.post("/items")
-def create_item() -> Response:
+def create_item() -> Response[str]:
     identity = current_identity(app)
     items.writer_tenant(identity)  # refuse a caller who may not write before reading the body
     item = items.create_item(identity, items_table(), read_json_object(app.current_event.raw_event))
@@ -27,7 +27,7 @@ def create_item() -> Response:
 
 
 @app.put("/items/<item_id>")
-def replace_item(item_id: str) -> Response:
+def replace_item(item_id: str) -> Response[str]:
     identity = current_identity(app)
     items.writer_tenant(identity)
     items.require_item_id(item_id)
@@ -37,7 +37,7 @@ def replace_item(item_id: str) -> Response:
 
 
 @app.delete("/items/<item_id>")
-def delete_item(item_id: str) -> Response:
+def delete_item(item_id: str) -> Response[str]:
     items.delete_item(current_identity(app), items_table(), item_id)
     logger.info("item deleted", extra={"item_id": item_id})
     return empty_response(204)

@@ -53,13 +53,13 @@ def _authorized_tenant() -> str:
 
 
 @app.get("/tenants/<tenant_id>/machine-clients")
-def list_clients(tenant_id: str) -> Response:
+def list_clients(tenant_id: str) -> Response[str]:
     tenant = _authorized_tenant()
     return json_response(200, {"tenant": tenant, "machine_clients": machine_clients().list(tenant)})
 
 
 @app.post("/tenants/<tenant_id>/machine-clients")
-def create_client(tenant_id: str) -> Response:
+def create_client(tenant_id: str) -> Response[str]:
     tenant = _authorized_tenant()
     body = read_json_object(app.current_event.raw_event)
     created = machine_clients().create(current_identity(app), tenant, body)
@@ -69,7 +69,7 @@ def create_client(tenant_id: str) -> Response:
 
 
 @app.post("/tenants/<tenant_id>/machine-clients/<client_id>/rotate")
-def rotate_client(tenant_id: str, client_id: str) -> Response:
+def rotate_client(tenant_id: str, client_id: str) -> Response[str]:
     tenant = _authorized_tenant()
     rotated = machine_clients().rotate(tenant, logic.require_client_id(_path("clientId")))
     logger.info("machine client secret rotated", extra={"tenant": tenant, "client_id": rotated["client_id"]})
@@ -77,7 +77,7 @@ def rotate_client(tenant_id: str, client_id: str) -> Response:
 
 
 @app.delete("/tenants/<tenant_id>/machine-clients/<client_id>")
-def delete_client(tenant_id: str, client_id: str) -> Response:
+def delete_client(tenant_id: str, client_id: str) -> Response[str]:
     tenant = _authorized_tenant()
     client = logic.require_client_id(_path("clientId"))
     machine_clients().delete(tenant, client)

@@ -16,12 +16,12 @@ app = create_app(logger)
 
 
 @app.get("/health")
-def health() -> Response:
+def health() -> Response[str]:
     return json_response(200, {"status": "ok"})
 
 
 @app.get("/me")
-def me() -> Response:
+def me() -> Response[str]:
     identity = current_identity(app)
     # The route needs any user API scope; repeated here so an ID token or a bare token never gets through.
     if not identity.is_access_token or not identity.has_scope(*auth_contract.USER_SCOPES):

@@ -63,7 +63,7 @@ class ServiceUnavailable(ApiError):
     status = HTTPStatus.SERVICE_UNAVAILABLE
 
 
-def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[str]:
     return Response(
         status_code=int(status),
         content_type=content_types.APPLICATION_JSON,
@@ -72,7 +72,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
     )
 
 
-def empty_response(status: int) -> Response:
+def empty_response(status: int) -> Response[str]:
     return Response(status_code=int(status), body="")
 
 
@@ -102,24 +102,23 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
     """A resolver whose errors all become generic JSON bodies."""
     app = APIGatewayHttpResolver()
 
-    def revocation_check(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response:
+    def revocation_check(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[str]:
         # Every request an authorizer let in: the route runs only for a caller whose token stands.
         request_context = app.current_event.raw_event.get("requestContext") or {}
         if isinstance(request_context, dict) and request_context.get("authorizer") is not None:
             identity = parse_identity(app.current_event.raw_event)
             revocation.check_identity(identity)
-            app.append_context(**{IDENTITY_CONTEXT_KEY: identity})
+            # What Powertools' (unannotated) append_context does: the route reads it from app.context.
+            app.context.update({IDENTITY_CONTEXT_KEY: identity})
         return next_middleware(app)
 
     app.use(middlewares=[revocation_check])
 
-    @app.exception_handler(revocation.Revoked)
-    def _revoked(error: revocation.Revoked) -> Response:
+    def _revoked(error: revocation.Revoked) -> Response[str]:
         logger.info("request refused: token revoked", extra={"status": 401, "reason": str(error)})
         return json_response(HTTPStatus.UNAUTHORIZED, {"message": "Unauthorized"})
 
-    @app.exception_handler(revocation.StoreUnavailable)
-    def _store_unavailable(error: revocation.StoreUnavailable) -> Response:
+    def _store_unavailable(error: revocation.StoreUnavailable) -> Response[str]:
         # Fail closed: without an answer from the store no token can be trusted to be unrevoked.
         logger.error(
             "request refused: the revocation store did not answer",
@@ -127,24 +126,28 @@ def create_app(logger: Logger) -> APIGatewayHttpResolver:
         )
         return json_response(HTTPStatus.SERVICE_UNAVAILABLE, {"message": "Service unavailable"})
 
-    @app.exception_handler(ApiError)
-    def _refused(error: ApiError) -> Response:
+    def _refused(error: ApiError) -> Response[str]:
         logger.info("request refused", extra={"status": int(error.status), "reason": error.message})
         return json_response(error.status, {"message": error.message})
 
-    @app.exception_handler(ClaimsError)
-    def _bad_identity(error: ClaimsError) -> Response:
+    def _bad_identity(error: ClaimsError) -> Response[str]:
         # The authorizer let the request in, yet its output makes no sense: refuse, never guess.
         logger.warning("unusable authorizer output", extra={"reason": str(error)})
         return json_response(HTTPStatus.UNAUTHORIZED, {"message": "Unauthorized"})
 
-    @app.not_found
-    def _not_found(_: Exception) -> Response:
+    def _not_found(_: Exception) -> Response[str]:
         return json_response(HTTPStatus.NOT_FOUND, {"message": "Not found"})
 
-    @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(error: Exception) -> Response[str]:
         logger.exception("unexpected error")
         return json_response(HTTPStatus.INTERNAL_SERVER_ERROR, {"message": "Internal server error"})
 
+    # Registered by call rather than as decorators: Powertools' exception_handler and not_found
+    # carry no return annotation, so as decorators they would erase these handlers' types.
+    app.exception_handler(revocation.Revoked)(_revoked)
+    app.exception_handler(revocation.StoreUnavailable)(_store_unavailable)
+    app.exception_handler(ApiError)(_refused)
+    app.exception_handler(ClaimsError)(_bad_identity)
+    app.not_found(_not_found)
+    app.exception_handler(Exception)(_unexpected)
     return app

@@ -23,7 +23,7 @@ import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import auth_contract
 
@@ -113,7 +113,7 @@ def _text(value: Any, name: str, max_length: int = MAX_VALUE_LENGTH) -> str:
     return value
 
 
-def is_tenant_id(value: Any) -> bool:
+def is_tenant_id(value: Any) -> TypeGuard[str]:
     """Whether `value` is a tenant id: the contract's one grammar, for claims and `{tenantId}` alike."""
     return auth_contract.is_tenant_id(value)
 

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 import boto3
-from boto3.dynamodb.conditions import Attr, Key
+from boto3.dynamodb.conditions import Attr, ConditionBase, Key
 from botocore.exceptions import ClientError
 
 TABLE_NAME_ENV = "TABLE_NAME"
@@ -52,7 +52,8 @@ class ItemsTable:
 
     def get_item(self, tenant: str, item_id: str) -> dict[str, Any] | None:
         response = self._table.get_item(Key={PARTITION_KEY: tenant, SORT_KEY: item_id}, ConsistentRead=True)
-        return response.get("Item")
+        item: dict[str, Any] | None = response.get("Item")
+        return item
 
     def count(self, tenant: str, prefix: str) -> int:
         """How many records of the tenant have an id starting with `prefix` (items or events)."""
@@ -63,7 +64,8 @@ class ItemsTable:
         total = 0
         while True:
             response = self._table.query(**request)
-            total += response.get("Count", 0)
+            count: int = response.get("Count", 0)
+            total += count
             if "LastEvaluatedKey" not in response:
                 return total
             request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -92,11 +94,12 @@ class ItemsTable:
             if _condition_failed(error):
                 return None
             raise
-        return response["Attributes"]
+        attributes: dict[str, Any] = response["Attributes"]
+        return attributes
 
     def remove(self, tenant: str, item_id: str, *, owner: str | None = None) -> bool:
         """Deletes the tenant's item (only if `owner` owns it, when given); False when nothing matched."""
-        condition = Attr(SORT_KEY).exists()
+        condition: ConditionBase = Attr(SORT_KEY).exists()
         if owner is not None:
             condition = condition & Attr("owner").eq(owner)
         try:

@@ -58,10 +58,13 @@ def signed_in_user(identity: Identity) -> Identity:
 
 
 @app.post("/me/sign-out")
-def sign_out() -> Response:
+def sign_out() -> Response[str]:
     identity = signed_in_user(current_identity(app))
+    session = identity.origin_jti
+    if session is None:  # signed_in_user already refused it; this tells the type checker
+        raise Forbidden("Forbidden")
     try:
-        revocation_store().revoke_session(identity.origin_jti, SIGN_OUT_REASON)
+        revocation_store().revoke_session(session, SIGN_OUT_REASON)
     except (BotoCoreError, ClientError) as error:
         logger.error("sign-out not recorded", extra={"reason": type(error).__name__})
         raise ServiceUnavailable("Service unavailable") from None
@@ -70,7 +73,7 @@ def sign_out() -> Response:
 
 
 @app.post("/me/sign-out-everywhere")
-def sign_out_everywhere() -> Response:
+def sign_out_everywhere() -> Response[str]:
     identity = signed_in_user(current_identity(app))
     store = revocation_store()
     try:

@@ -46,7 +46,7 @@ def _body() -> dict[str, Any]:
 
 
 @app.post("/tenants")
-def create_tenant() -> Response:
+def create_tenant() -> Response[str]:
     identity = current_identity(app)
     logic.require_operator(identity)
     tenant = logic.create_tenant(identity, tenants_table(), _body())
@@ -55,7 +55,7 @@ def create_tenant() -> Response:
 
 
 @app.get("/tenants")
-def list_tenants() -> Response:
+def list_tenants() -> Response[str]:
     identity = current_identity(app)
     logic.require_operator(identity)
     params = app.current_event.query_string_parameters
@@ -76,7 +76,7 @@ def _decoded_tenant() -> str:
 
 
 @app.post("/tenants/<raw_tenant_id>/suspend")
-def suspend_tenant(raw_tenant_id: str) -> Response:
+def suspend_tenant(raw_tenant_id: str) -> Response[str]:
     tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_operator(identity)  # before any store is opened
@@ -88,7 +88,7 @@ def suspend_tenant(raw_tenant_id: str) -> Response:
 
 
 @app.post("/tenants/<raw_tenant_id>/reinstate")
-def reinstate_tenant(raw_tenant_id: str) -> Response:
+def reinstate_tenant(raw_tenant_id: str) -> Response[str]:
     tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_operator(identity)
@@ -100,7 +100,7 @@ def reinstate_tenant(raw_tenant_id: str) -> Response:
 
 
 @app.get("/tenants/<raw_tenant_id>/members")
-def list_members(raw_tenant_id: str) -> Response:
+def list_members(raw_tenant_id: str) -> Response[str]:
     tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)
@@ -108,7 +108,7 @@ def list_members(raw_tenant_id: str) -> Response:
 
 
 @app.post("/tenants/<raw_tenant_id>/members")
-def add_member(raw_tenant_id: str) -> Response:
+def add_member(raw_tenant_id: str) -> Response[str]:
     tenant_id = _decoded_tenant()
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)  # refuse before reading the body
@@ -120,7 +120,7 @@ def add_member(raw_tenant_id: str) -> Response:
 
 
 @app.put("/tenants/<raw_tenant_id>/members/<raw_user_id>")
-def change_member(raw_tenant_id: str, raw_user_id: str) -> Response:
+def change_member(raw_tenant_id: str, raw_user_id: str) -> Response[str]:
     tenant_id, user_id = _decoded_tenant(), _decoded_parameter("userId")
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)
@@ -135,7 +135,7 @@ def change_member(raw_tenant_id: str, raw_user_id: str) -> Response:
 
 
 @app.delete("/tenants/<raw_tenant_id>/members/<raw_user_id>")
-def remove_member(raw_tenant_id: str, raw_user_id: str) -> Response:
+def remove_member(raw_tenant_id: str, raw_user_id: str) -> Response[str]:
     tenant_id, user_id = _decoded_tenant(), _decoded_parameter("userId")
     identity = current_identity(app)
     logic.require_tenant_admin(identity, tenant_id)

@@ -50,9 +50,9 @@ ROLE_CHOICES = ", ".join(auth_contract.TENANT_ROLES)
 
 
 class Revocations(Protocol):
-    def revoke_user(self, sub: str, reason: str) -> Any: ...
+    def revoke_user(self, sub: str, reason: str, now: float | None = None) -> Any: ...
 
-    def revoke_tenant(self, tenant_id: str, reason: str) -> Any: ...
+    def revoke_tenant(self, tenant_id: str, reason: str, now: float | None = None) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,7 @@ def _role(body: dict[str, Any]) -> str:
     role = body.get("role")
     if role not in auth_contract.TENANT_ROLES:
         raise BadRequest(f"role: must be one of {ROLE_CHOICES}")
-    return role
+    return str(role)
 
 
 # --------------------------------------------------------------------------- tenants (operator)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import os
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -54,7 +55,9 @@ def verifier() -> AccessTokenVerifier:
     return AccessTokenVerifier(settings, JwksCache(settings.jwks_url))
 
 
-def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str | None, tenant_of) -> dict[str, Any]:
+def decide(
+    event: dict[str, Any], claims: dict[str, Any], resource_server: str | None, tenant_of: Callable[[str], str | None]
+) -> dict[str, Any]:
     """The simple response for verified `claims`; `tenant_of(client_id)` is the registered tenant or None."""
     client_id = claims["client_id"]
     if claims.get("sub") != client_id or "username" in claims:

@@ -19,7 +19,7 @@ app = create_app(logger)
 
 
 @app.post("/tenants/<tenant_id>/events")
-def post_event(tenant_id: str) -> Response:
+def post_event(tenant_id: str) -> Response[str]:
     # `tenant_id` is the router's match on the raw path; the decoded parameter is what counts.
     identity = current_identity(app)
     logic.require_machine(identity)

@@ -32,7 +32,7 @@ def summary(identity: Identity, table: ItemsTable, tenant: str | None) -> dict[s
 
 
 @app.get("/tenants/<tenant_id>/summary")
-def get_summary(tenant_id: str) -> Response:
+def get_summary(tenant_id: str) -> Response[str]:
     # `tenant_id` is the router's match on the raw path; the decoded parameter is what counts.
     return json_response(200, summary(current_identity(app), items_table(), path_tenant(app)))
 
