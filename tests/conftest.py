@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests import tiers
+from tests import library_costs, tiers
 
 if TYPE_CHECKING:
     from aws_cdk.assertions import Template
@@ -111,3 +111,9 @@ def pytest_terminal_summary(terminalreporter) -> None:
     """Lines the security tests report (tests/attacks.py: the size of the attack corpus)."""
     for line in _attack_report() + _worker_reports:
         terminalreporter.write_line(line)
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """botocore's loader and moto's pool key, shared by every test of this process (tests/library_costs.py).
+    A hook, not a fixture: it is no part of what a test reaches, so it leaves every test's tier as it was."""
+    library_costs.share_when_loaded()
