@@ -8,10 +8,11 @@ CDK := node_modules/.bin/cdk
 # does not depend on what else a machine has installed.
 ACTIONLINT := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
 # pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process). A worker takes a whole
-# test file at a time, so a file's module fixtures (the local stack, checkov) start once.
+# test file at a time, so a file's module fixtures (the local stack, checkov) start once; files go
+# out in the order collected (--no-loadscope-reorder), which tests/schedule.py makes longest first.
 PYTEST_WORKERS ?= auto
 PYTEST := $(PYTHON) -m pytest
-PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
+PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # Extra `cdk deploy` flags; CI passes --require-approval never (its approval is the GitHub environment).
 CDK_DEPLOY_FLAGS ?=
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests import library_costs, tiers
+from tests import library_costs, schedule, tiers
 
 if TYPE_CHECKING:
     from aws_cdk.assertions import Template
@@ -90,10 +90,20 @@ def _attack_report() -> list[str]:
     return list(getattr(sys.modules.get("tests.attacks"), "REPORT", []))
 
 
+_durations = schedule.Recorder()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Each file's time, for the order of the next run (tests/schedule.py)."""
+    _durations.add(report)
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """Keeps the tiers of the files collected; under xdist a worker hands its attack-corpus report lines to the controller."""
     if not hasattr(session.config, "workerinput") or session.config.workerinput.get("workerid") == "gw0":
         tiers.file_index(session.config).save()
+    if not hasattr(session.config, "workerinput"):  # the controller (or the only process): it saw every report
+        _durations.save(session.config)
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[ATTACK_REPORT] = _attack_report()

@@ -38,6 +38,8 @@ from typing import Any
 
 import pytest
 
+from tests import schedule
+
 ROOT = Path(__file__).resolve().parent.parent
 TIERS = ("unit", "template", "e2e", "scan", "audit")  # lightest first
 AUDIT_ENV = "JWT_AUTH_AUDIT"
@@ -206,10 +208,11 @@ def audit_requested(config: pytest.Config) -> bool:
 
 
 def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Marks every item with its tier, drops the audit tier unless asked for, and puts heavy files first.
+    """Marks every item with its tier, drops the audit tier unless asked for, and puts long files first.
 
-    Heavy files first: with `--dist loadfile` a worker takes one file at a time, so the files that
-    take longest (scanners, the local stack) start while the light ones fill the other worker.
+    Long files first (tests/schedule.py): with `--dist loadfile` a worker takes one file at a time,
+    so the files that take longest start while the short ones fill the other workers. Files with
+    no recorded time go first, heaviest tier first.
     """
     classifier = Classifier()
     tiers = {}
@@ -228,8 +231,7 @@ def assign(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         path = item.nodeid.split("::", 1)[0]
         weight[path] = max(weight.get(path, 0), TIERS.index(tiers[item.nodeid]))
-    order = {item.nodeid: index for index, item in enumerate(items)}
-    items.sort(key=lambda item: (-weight[item.nodeid.split("::", 1)[0]], order[item.nodeid]))
+    schedule.order(items, weight.__getitem__)
 
 
 TIER_KEY = pytest.StashKey[str]()
