@@ -6,7 +6,8 @@ file lock, writes it beside its final place and renames it there; the others wai
 read it. The hash covers every file that can change a synth (SYNTH_SOURCES), so an edit to the
 stacks, the functions, the service, the contract, cdk.json or the pins gives a new folder. The
 stage's constructs, which some tests inspect, are built (not synthesized) on first use in a
-process that read the assembly from the cache.
+process that read the assembly from the cache; what the local stack needs (stack names, region,
+account, kept beside the templates) and the environment's configuration are read without them.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aws_cdk.assertions import Template
 
+    from local.templates import Assembly
+    from stacks.config import EnvConfig
     from stacks.stage import AuthStage
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,6 +64,8 @@ class Synthesized:
     outdir: Path
     templates: dict[str, dict]  # by stack construct id: "Identity", "Api", "Web"
     _stage: AuthStage | None = field(default=None, repr=False)
+    # region, account and each stack's name (by construct id): what the local stack needs besides the templates
+    layout: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def stage(self) -> AuthStage:
@@ -70,6 +75,37 @@ class Synthesized:
 
             _, self._stage = build_app({"env": self.env}, outdir=tempfile.mkdtemp(prefix=f"cdk-{self.env}-"))
         return self._stage
+
+    def assembly(self, only: tuple[str, ...] | None = None) -> Assembly:
+        """The templates as the local stack reads them (local/templates.py), without building the
+        stage's constructs: from the layout kept beside the templates. `only` keeps those stacks."""
+        from local.templates import Assembly, StackTemplate
+
+        layout = self.layout or _layout(self.stage)
+        return Assembly(
+            env=self.env,
+            region=layout["region"],
+            account=layout["account"],
+            stacks={
+                key: StackTemplate(construct_id=key, stack_name=name, template=self.templates[key])
+                for key, name in layout["stacks"].items()
+                if key in self.templates and (only is None or key in only)
+            },
+        )
+
+    @functools.cached_property
+    def config(self) -> EnvConfig:
+        """The environment's configuration (stacks/config.py), read the way the app reads it,
+        without building the stage when this process read the assembly from the cache."""
+        if self._stage is not None:
+            return self._stage.config
+        import aws_cdk as cdk
+
+        from stacks.app_builder import CDK_JSON
+        from stacks.config import load_config
+
+        context = {**json.loads(CDK_JSON.read_text())["context"], "env": self.env}
+        return load_config(cdk.App(context=context, outdir=tempfile.mkdtemp(prefix=f"cdk-{self.env}-")).node)
 
     def template(self, stack: str) -> Template:
         from aws_cdk.assertions import Template
@@ -100,11 +136,22 @@ def synthesize(env: str) -> Synthesized:
         fcntl.flock(lock, fcntl.LOCK_EX)  # held until the assembly is in place: other processes wait, then read
         stage = None if (final / "templates.json").is_file() else _synthesize_into(env, folder, final)
     templates = json.loads((final / "templates.json").read_text())
+    layout = json.loads((final / "layout.json").read_text())
     if stage is None:
         os.utime(folder)  # most recently used, for the pruning below
     else:
         _prune(keep=folder)
-    return Synthesized(env=env, outdir=final / "cdk.out", templates=templates, _stage=stage)
+    return Synthesized(env=env, outdir=final / "cdk.out", templates=templates, _stage=stage, layout=layout)
+
+
+def _layout(stage: AuthStage) -> dict[str, Any]:
+    from local.templates import DEFAULT_ACCOUNT
+
+    return {
+        "region": stage.config.region,
+        "account": stage.config.account or DEFAULT_ACCOUNT,
+        "stacks": {stack.node.id: stack.stack_name for stack in stage.stacks},
+    }
 
 
 def synthesize_changed(
@@ -139,6 +186,7 @@ def _synthesize_into(env: str, folder: Path, final: Path) -> Any:
             stack.node.id: stage_assembly.get_stack_artifact(stack.artifact_id).template for stack in stage.stacks
         }
         (work / "templates.json").write_text(json.dumps(templates))
+        (work / "layout.json").write_text(json.dumps(_layout(stage)))
         shutil.rmtree(final, ignore_errors=True)  # a partial folder from an interrupted run
         os.rename(work, final)
     finally:

@@ -189,7 +189,7 @@ def api(api_template: Template) -> dict:
 
 @pytest.fixture(scope="module")
 def config():
-    return synthesize("test").stage.config
+    return synthesize("test").config
 
 
 # --------------------------------------------------------------------------- JWT authorizer
@@ -405,13 +405,8 @@ def test_default_stage_auto_deploys_with_configured_throttling(api, config):
 def test_prod_throttling_follows_its_config():
     synthesized = synthesize("prod")
     _, stage = only(synthesized.templates["Api"], STAGE, StageName="$default")
-    assert (
-        stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == synthesized.stage.config.api.throttle_rate
-    )
-    assert (
-        stage["Properties"]["DefaultRouteSettings"]["ThrottlingBurstLimit"]
-        == synthesized.stage.config.api.throttle_burst
-    )
+    assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"] == synthesized.config.api.throttle_rate
+    assert stage["Properties"]["DefaultRouteSettings"]["ThrottlingBurstLimit"] == synthesized.config.api.throttle_burst
 
 
 def access_log_group_id(stage: dict) -> str:
@@ -453,7 +448,7 @@ def test_access_logs_are_retained_in_prod():
     _, stage = only(template, STAGE, StageName="$default")
     log_group = template["Resources"][access_log_group_id(stage)]
     assert log_group["DeletionPolicy"] == "Retain"
-    assert log_group["Properties"]["RetentionInDays"] == synthesize("prod").stage.config.log_retention_days
+    assert log_group["Properties"]["RetentionInDays"] == synthesize("prod").config.log_retention_days
 
 
 # --------------------------------------------------------------------------- table
@@ -578,7 +573,7 @@ def test_revocation_ttl_is_the_longest_access_or_id_token_lifetime(config):
 
     identity = config.identity
     assert revocation_ttl_seconds(config) == 60 * max(identity.access_token_minutes, identity.id_token_minutes)
-    assert revocation_ttl_seconds(synthesize("dev").stage.config) == 3600
+    assert revocation_ttl_seconds(synthesize("dev").config) == 3600
 
 
 def test_only_the_sign_out_function_may_sign_users_out_and_only_in_this_pool(api):

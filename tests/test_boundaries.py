@@ -24,7 +24,6 @@ from botocore.exceptions import ClientError
 
 import auth_contract
 from local.stack import LocalStack
-from local.templates import from_stage
 from tests.api_events import (
     LambdaContext,
     User,
@@ -138,7 +137,7 @@ def test_no_function_or_role_may_change_users_groups_or_clients(env):
 
 @pytest.fixture(scope="module")
 def local_issuer(dev_env: Synthesized):
-    assembly = from_stage("dev", dev_env.stage, {"Identity": dev_env.templates["Identity"]})
+    assembly = dev_env.assembly(only=("Identity",))
     stack = LocalStack(assembly).start()
     try:
         yield stack

@@ -107,7 +107,7 @@ def pool(env: str) -> dict:
 
 @pytest.mark.parametrize("env", ["prod", "test"])
 def test_the_pool_sends_mail_through_the_configured_ses_identity(env):
-    email = synthesize(env).stage.config.identity.email
+    email = synthesize(env).config.identity.email
     assert pool(env)["EmailConfiguration"] == {
         "EmailSendingAccount": "DEVELOPER",
         "SourceArn": email.ses_identity_arn,
@@ -120,7 +120,7 @@ def test_prod_sends_as_a_named_sender_from_its_own_domain():
 
 
 def test_without_an_email_section_the_pool_keeps_cognitos_default_sender_outside_production():
-    assert synthesize("dev").stage.config.identity.email is None
+    assert synthesize("dev").config.identity.email is None
     assert "EmailConfiguration" not in pool("dev")
 
 
@@ -188,7 +188,7 @@ def test_an_ses_identity_of_the_address_itself_or_in_an_alternate_region_is_acce
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_every_function_log_group_is_retained_where_the_environment_keeps_data(env):
     synthesized = synthesize(env)
-    expected = "Retain" if synthesized.stage.config.retain_data else "Delete"
+    expected = "Retain" if synthesized.config.retain_data else "Delete"
     for stack in ("Identity", "Api"):
         template = synthesized.templates[stack]
         function_log_groups = {
@@ -219,7 +219,7 @@ def test_cloudwatch_may_use_the_alarm_key_only_for_this_accounts_alarms(env):
     assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
     condition = statement["Condition"]
     assert set(condition) == {"StringEquals", "ArnLike"}
-    account = synthesize(env).stage.config.account
+    account = synthesize(env).config.account
     assert condition["StringEquals"]["aws:SourceAccount"] == (account or {"Ref": "AWS::AccountId"})
     source_arn = json.dumps(condition["ArnLike"]["aws:SourceArn"])
     assert ":cloudwatch:" in source_arn and ":alarm:*" in source_arn

@@ -16,7 +16,6 @@ import pytest
 import auth_contract
 from local import testing
 from local.stack import DUMMY_CREDENTIALS
-from local.templates import from_stage
 from tests import test_e2e_api
 from tests.deployed.client import DeployedStack
 from tests.deployed.deployment import OUTPUTS_ENV_VAR, Deployment, OutputsError
@@ -143,7 +142,7 @@ def test_with_an_outputs_file_the_whole_scenario_is_collected(tmp_path):
 
 @pytest.fixture(scope="session")
 def local_stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

@@ -15,7 +15,6 @@ import pytest
 
 import auth_contract
 from local import testing
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 TENANTS = ("acme", "globex")
@@ -25,7 +24,7 @@ ADMIN, EDITOR, VIEWER = auth_contract.ADMIN, auth_contract.EDITOR, auth_contract
 
 @pytest.fixture(scope="session")
 def stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

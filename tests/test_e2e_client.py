@@ -20,13 +20,12 @@ import auth_contract
 from client.cache import TokenCache
 from client.cli import main
 from local import testing
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 
 @pytest.fixture(scope="session")
 def stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

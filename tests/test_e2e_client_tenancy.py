@@ -15,7 +15,6 @@ import auth_contract
 from client.cache import TokenCache
 from client.cli import main
 from local import testing
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 NEW_PASSWORD = "Cli-e2e-Passw0rd!"
@@ -23,7 +22,7 @@ NEW_PASSWORD = "Cli-e2e-Passw0rd!"
 
 @pytest.fixture(scope="session")
 def stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

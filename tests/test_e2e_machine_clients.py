@@ -20,7 +20,6 @@ from client.cache import TokenCache
 from client.cli import main
 from local import testing
 from local.stack import DUMMY_CREDENTIALS
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 COLLECTION = "/tenants/{tenant}/machine-clients"
@@ -28,7 +27,7 @@ COLLECTION = "/tenants/{tenant}/machine-clients"
 
 @pytest.fixture(scope="module")
 def stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

@@ -20,7 +20,6 @@ import pytest
 import auth_contract
 from local import testing
 from local.stack import DUMMY_CREDENTIALS
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 PROMISE_SECONDS = 5.0
@@ -34,7 +33,7 @@ def summary(tenant: str) -> tuple[str, str]:
 
 @pytest.fixture(scope="session")
 def stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

@@ -24,7 +24,6 @@ from botocore.exceptions import ClientError
 
 import auth_contract
 from local import testing
-from local.templates import from_stage
 from tests.synth import Synthesized
 from tests.test_e2e_revocation import PROMISE_SECONDS, refused_within
 
@@ -34,7 +33,7 @@ NEW_PASSWORD = "Local-e2e-Passw0rd!"
 
 @pytest.fixture(scope="session")
 def stack(dev_env: Synthesized) -> Iterator[testing.RunningStack]:
-    with testing.shared_stack(from_stage("dev", dev_env.stage, dev_env.templates)) as running:
+    with testing.shared_stack(dev_env.assembly()) as running:
         yield running
 
 

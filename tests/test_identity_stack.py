@@ -143,7 +143,7 @@ def test_resource_server_defines_every_api_scope(identity_template, test_env):
     identity_template.has_resource_properties(
         "AWS::Cognito::UserPoolResourceServer",
         {
-            "Identifier": test_env.stage.config.identity.resource_server_identifier,
+            "Identifier": test_env.config.identity.resource_server_identifier,
             "Scopes": [
                 {"ScopeName": name, "ScopeDescription": description}
                 for name, description in auth_contract.API_SCOPES.items()
@@ -185,8 +185,8 @@ def test_spa_client_is_public_with_code_grant_and_user_scopes(test_env):
     assert spa["GenerateSecret"] is False
     assert spa["AllowedOAuthFlows"] == ["code"]
     assert scope_names(spa) == ["openid", "email", "profile", *auth_contract.USER_SCOPES]
-    assert spa["CallbackURLs"] == list(test_env.stage.config.identity.callback_urls)
-    assert spa["LogoutURLs"] == list(test_env.stage.config.identity.logout_urls)
+    assert spa["CallbackURLs"] == list(test_env.config.identity.callback_urls)
+    assert spa["LogoutURLs"] == list(test_env.config.identity.logout_urls)
 
 
 @pytest.mark.parametrize(
@@ -275,7 +275,7 @@ def test_pre_token_function_is_arm64_python_with_json_logs_and_the_resource_serv
             "Environment": {
                 "Variables": Match.object_like(
                     {
-                        "RESOURCE_SERVER_IDENTIFIER": test_env.stage.config.identity.resource_server_identifier,
+                        "RESOURCE_SERVER_IDENTIFIER": test_env.config.identity.resource_server_identifier,
                         "TENANTS_TABLE": {"Ref": Match.string_like_regexp("^TenantsTable")},
                     }
                 )
@@ -411,7 +411,7 @@ def test_identity_stack_outputs_everything_a_client_needs(identity_template):
 
 
 def test_custom_domain_with_its_certificate_replaces_the_prefix_domain_when_configured(test_env):
-    config = test_env.stage.config
+    config = test_env.config
     certificate = "arn:aws:acm:us-east-1:111111111111:certificate/11111111-1111-4111-8111-111111111111"
     config = dataclasses.replace(
         config,

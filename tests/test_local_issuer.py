@@ -28,7 +28,6 @@ from client.auth import secret_hash
 from client.srp import ClientSession
 from local.seed import create_user, demo_password, tenant_machine_clients
 from local.stack import LocalStack
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 SDK_SCOPE = "aws.cognito.signin.user.admin"
@@ -108,7 +107,7 @@ class Local:
 
 @pytest.fixture(scope="module")
 def local(dev_env: Synthesized):
-    assembly = from_stage("dev", dev_env.stage, {"Identity": dev_env.templates["Identity"]})
+    assembly = dev_env.assembly(only=("Identity",))
     stack = LocalStack(assembly).start()
     try:
         yield Local(stack)

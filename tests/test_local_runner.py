@@ -13,14 +13,13 @@ import pytest
 from local import testing
 from local.__main__ import banner
 from local.seed import demo_password
-from local.templates import from_stage
 from tests.synth import Synthesized
 
 
 @pytest.fixture(scope="module")
 def stopped(dev_env: Synthesized) -> tuple[testing.RunningStack, int, str]:
     """A stack of its own, started and stopped with Ctrl-C: (the stack, its exit code, its output)."""
-    running = testing.start(from_stage("dev", dev_env.stage, dev_env.templates))
+    running = testing.start(dev_env.assembly())
     try:
         outputs_mode = stat.S_IMODE(running.outputs_file.stat().st_mode)
         assert outputs_mode == 0o600

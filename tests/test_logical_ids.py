@@ -58,7 +58,7 @@ def test_stateful_resources_keep_their_logical_ids(env):
 @pytest.mark.parametrize("env", ENVIRONMENTS)
 def test_stateful_resources_are_retained_where_the_environment_keeps_data(env):
     synthesized = synthesize(env)
-    expected = "Retain" if synthesized.stage.config.retain_data else "Delete"
+    expected = "Retain" if synthesized.config.retain_data else "Delete"
     for stack, template in synthesized.templates.items():
         for logical_id in STATEFUL_RESOURCES[stack]:
             assert template["Resources"][logical_id].get("DeletionPolicy", "Delete") == expected, (stack, logical_id)

@@ -171,7 +171,7 @@ def test_the_alarm_set_covers_api_authorizers_functions_table_and_sign_in():
 def test_api_error_share_alarms_compare_errors_with_requests_of_the_http_api(alarm, metric, threshold):
     synthesized = synthesize("test")
     found = alarms("test")[alarm]
-    assert found["Threshold"] == getattr(synthesized.stage.config.monitoring, threshold)
+    assert found["Threshold"] == getattr(synthesized.config.monitoring, threshold)
     assert found["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     metrics = metric_stats(found)
     assert sorted(m["MetricName"] for m in metrics) == sorted([metric, "Count"])
@@ -257,7 +257,7 @@ def test_every_metric_filter_pattern_fits_cloudwatch_logs_limit(env):
 
 def test_authorizer_alarms_read_the_filtered_metrics_at_the_configured_threshold():
     synthesized = synthesize("test")
-    namespace = f"jwt-auth/{synthesized.stage.config.name}"
+    namespace = f"jwt-auth/{synthesized.config.name}"
     for metric_name in AUTHORIZER_METRICS.values():
         alarm = alarms("test")[metric_name]
         (metric,) = metric_stats(alarm)
@@ -267,7 +267,7 @@ def test_authorizer_alarms_read_the_filtered_metrics_at_the_configured_threshold
             "Sum",
             300,
         )
-        assert alarm["Threshold"] == synthesized.stage.config.monitoring.authorizer_failures
+        assert alarm["Threshold"] == synthesized.config.monitoring.authorizer_failures
         assert metric_filters("test")[metric_name]["MetricTransformations"][0]["MetricNamespace"] == namespace
 
 
@@ -295,7 +295,7 @@ def test_every_function_that_checks_tokens_has_its_logs_counted_for_store_outage
         assert properties["FilterPattern"] == '{ $.revocation = "store-unavailable" }'
         (transformation,) = properties["MetricTransformations"]
         assert (transformation["MetricNamespace"], transformation["MetricValue"]) == (
-            f"jwt-auth/{synthesized.stage.config.name}",
+            f"jwt-auth/{synthesized.config.name}",
             "1",
         )
     assert counted == expected and len(filters) == len(expected) == len(api.revocation_readers)
@@ -305,7 +305,7 @@ def test_any_refusal_for_an_unavailable_store_raises_the_alarm():
     alarm = alarms("test")[REVOCATION_UNAVAILABLE_METRIC]
     (metric,) = metric_stats(alarm)
     assert (metric["Namespace"], metric["MetricName"], metric["Stat"], metric["Period"]) == (
-        f"jwt-auth/{synthesize('test').stage.config.name}",
+        f"jwt-auth/{synthesize('test').config.name}",
         REVOCATION_UNAVAILABLE_METRIC,
         "Sum",
         300,
@@ -320,7 +320,7 @@ def test_any_refusal_for_an_unavailable_store_raises_the_alarm():
 def test_function_alarms_watch_errors_throttles_and_p99_duration_of_the_right_function():
     synthesized = synthesize("test")
     found = alarms("test")
-    p99 = synthesized.stage.config.monitoring.lambda_p99_ms
+    p99 = synthesized.config.monitoring.lambda_p99_ms
     for name, logical in (("ApiItemsWrite", "ItemsWrite"), ("IdentityPreTokenGeneration", "PreTokenGeneration")):
         for kind, metric, statistic, threshold in (
             ("Errors", "Errors", "Sum", 1),
@@ -353,7 +353,7 @@ def test_sign_in_throttle_alarm_covers_every_app_client_of_the_pool():
     clients = {logical_id_of(synthesized, dimension(m, "UserPoolClient"))[1] for m in metrics}
     identity = synthesized.templates["Identity"]["Resources"]
     assert clients == {k for k, r in identity.items() if r["Type"] == "AWS::Cognito::UserPoolClient"}
-    assert alarm["Threshold"] == synthesized.stage.config.monitoring.sign_in_throttles
+    assert alarm["Threshold"] == synthesized.config.monitoring.sign_in_throttles
 
 
 # ---------------------------------------------------------------- web
@@ -387,7 +387,7 @@ def test_alb_error_share_counts_the_albs_and_the_targets_5xx_of_the_web_load_bal
         assert (
             synthesized.templates["Web"]["Resources"][logical_id]["Type"] == "AWS::ElasticLoadBalancingV2::LoadBalancer"
         )
-    assert alarm["Threshold"] == synthesized.stage.config.monitoring.server_error_percent
+    assert alarm["Threshold"] == synthesized.config.monitoring.server_error_percent
 
 
 def test_unhealthy_target_alarm_watches_the_web_apps_target_group():
@@ -414,7 +414,7 @@ def test_fargate_alarms_watch_the_web_service_at_the_configured_threshold(alarm,
     (watched,) = metric_stats(found)
     assert (watched["Namespace"], watched["MetricName"]) == ("AWS/ECS", metric)
     assert logical_id_of(synthesized, dimension(watched, "ServiceName"))[0] == "Web"
-    assert found["Threshold"] == getattr(synthesized.stage.config.monitoring, threshold)
+    assert found["Threshold"] == getattr(synthesized.config.monitoring, threshold)
 
 
 # ---------------------------------------------------------------- WAF
@@ -442,14 +442,14 @@ def test_the_blocked_requests_alarm_sums_every_rule_of_its_web_acl(alarm, suffix
     # The ACL's name (not a cross-stack token): the dimension CloudWatch publishes under.
     assert dimension(metric, "WebACL") == f"{synthesized.stage.stage_name}-{suffix}"
     assert dimension(metric, "Rule") == "ALL"
-    assert dimension(metric, "Region") == synthesized.stage.config.region
+    assert dimension(metric, "Region") == synthesized.config.region
     waf_names = {
         r["Properties"]["Name"]
         for r in synthesized.templates["Waf"]["Resources"].values()
         if r["Type"] == "AWS::WAFv2::WebACL"
     }
     assert dimension(metric, "WebACL") in waf_names
-    assert properties["Threshold"] == synthesized.stage.config.monitoring.waf_blocked_requests
+    assert properties["Threshold"] == synthesized.config.monitoring.waf_blocked_requests
     assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
 
 

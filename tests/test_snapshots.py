@@ -24,11 +24,11 @@ def json_snapshot(snapshot):
 def test_template_matches_snapshot(env, stack, json_snapshot):
     templates = synthesize(env).templates
     if stack == "Waf" and stack not in templates:
-        assert not synthesize(env).stage.config.waf.enabled
+        assert not synthesize(env).config.waf.enabled
         assert json_snapshot == {"not synthesized": "environment has WAF off"}
         return
     if stack not in templates:
-        assert stack == "Web" and synthesize(env).stage.config.web is None
+        assert stack == "Web" and synthesize(env).config.web is None
         assert json_snapshot == {"not synthesized": "environment has no web config"}
         return
     assert json_snapshot == normalized(templates[stack])

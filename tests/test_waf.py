@@ -74,7 +74,7 @@ def test_production_and_test_have_web_acls_and_dev_does_not_by_config():
     assert "Waf" in synthesize("prod").templates
     assert "Waf" in synthesize("test").templates
     assert "Waf" not in synthesize("dev").templates
-    assert synthesize("dev").stage.config.waf.enabled is False
+    assert synthesize("dev").config.waf.enabled is False
 
 
 def test_the_user_pool_acl_protects_the_user_pool(test_env):
@@ -160,7 +160,7 @@ def test_a_group_listed_for_count_mode_only_counts(monkeypatch):
 
 @pytest.mark.parametrize("env", ["test", "prod"])
 def test_the_sign_in_rate_rule_blocks_per_client_ip_at_the_configured_limit(env):
-    waf = synthesize(env).stage.config.waf
+    waf = synthesize(env).config.waf
     for acl in acls(env).values():
         rule = rules(acl)[SIGN_IN_RATE_RULE]
         assert rule["Action"] == {"Block": {}}

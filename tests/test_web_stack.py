@@ -69,7 +69,7 @@ def mentions(value, text: str) -> bool:
 
 
 def test_environment_without_a_web_domain_fails_naming_the_keys_to_set(dev_env):
-    dev = dev_env.stage.config
+    dev = dev_env.config
     assert dev.web is None
     with pytest.raises(ConfigError) as caught:
         WebStack(cdk.App(), "Web", config=dev, identity=None, api=None)
@@ -91,7 +91,7 @@ def test_https_listener_has_the_configured_certificate_and_a_modern_tls_policy(w
     assert listener["Protocol"] == "HTTPS"
     assert listener["SslPolicy"] == TLS_POLICY
     assert SSL_POLICY == elbv2.SslPolicy.TLS13_12_RES_PQ
-    assert listener["Certificates"] == [{"CertificateArn": test_env.stage.config.web.certificate_arn}]
+    assert listener["Certificates"] == [{"CertificateArn": test_env.config.web.certificate_arn}]
 
 
 def test_port_80_only_redirects_to_https(web_template):
@@ -117,7 +117,7 @@ def test_the_alb_has_exactly_the_https_and_redirect_listeners(web_template):
 
 
 def test_default_action_signs_in_with_cognito_then_forwards(web_template, test_env):
-    config = test_env.stage.config
+    config = test_env.config
     actions = ordered(https_listener(web_template)["DefaultActions"])
     assert [action["Type"] for action in actions] == ["authenticate-cognito", "forward"]
     cognito = actions[0]["AuthenticateCognitoConfig"]
@@ -197,7 +197,7 @@ def test_alb_deletion_protection_is_off_until_config_switches_it_on(env, request
     # A protected ALB whose first create fails cannot be deleted by the rollback: the stack ends in
     # ROLLBACK_FAILED. cdk.json ships it off; docs/operations.md (First deploy) says when to switch it on.
     synthesized: Synthesized = request.getfixturevalue(f"{env}_env")
-    assert synthesized.stage.config.web.deletion_protection is False
+    assert synthesized.config.web.deletion_protection is False
     assert alb_attributes(synthesized)["deletion_protection.enabled"] == "false"
 
 
@@ -253,7 +253,7 @@ def test_certificate_arn_from_config_means_no_dns_record(web_template):
 
 def test_hosted_zone_from_config_gets_a_dns_validated_certificate_and_an_alias_record(prod_env):
     template = prod_env.template("Web")
-    web = prod_env.stage.config.web
+    web = prod_env.config.web
     _, certificate = only(template, "AWS::CertificateManager::Certificate")
     assert certificate["Properties"]["DomainName"] == web.domain_name
     assert certificate["Properties"]["ValidationMethod"] == "DNS"
@@ -291,7 +291,7 @@ def test_access_log_bucket_is_encrypted_private_ssl_only_and_expires_logs(env, r
     assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
     [rule] = props["LifecycleConfiguration"]["Rules"]
     assert rule["Status"] == "Enabled"
-    assert rule["ExpirationInDays"] == synthesized.stage.config.log_retention_days
+    assert rule["ExpirationInDays"] == synthesized.config.log_retention_days
     _, policy = only(template, "AWS::S3::BucketPolicy")
     statements = policy["Properties"]["PolicyDocument"]["Statement"]
     ssl_only = [s for s in statements if s["Effect"] == "Deny"]
@@ -309,7 +309,7 @@ def test_access_log_bucket_is_encrypted_private_ssl_only_and_expires_logs(env, r
     ]
     writers = [s for s in statements if s["Effect"] == "Allow" and s["Action"] == "s3:PutObject"]
     assert writers and all(mentions(s["Resource"], "/alb/AWSLogs/") for s in writers)
-    expected = "Retain" if synthesized.stage.config.retain_data else "Delete"
+    expected = "Retain" if synthesized.config.retain_data else "Delete"
     assert bucket["DeletionPolicy"] == expected
 
 
@@ -324,7 +324,7 @@ def test_access_logs_are_emptied_on_teardown_only_where_data_is_not_retained(tes
 @pytest.mark.parametrize("env", ["test", "prod"])
 def test_vpc_spans_the_configured_zones_with_nat_gateways_from_config(env, request):
     synthesized: Synthesized = request.getfixturevalue(f"{env}_env")
-    config = synthesized.stage.config
+    config = synthesized.config
     template = synthesized.template("Web")
     _, vpc = only(template, "AWS::EC2::VPC")
     assert vpc["Properties"]["CidrBlock"] == config.web.vpc_cidr
@@ -346,7 +346,7 @@ def test_synth_makes_no_context_lookups_even_where_the_account_is_known(env, req
         synthesized.outdir / f"assembly-{synthesized.stage.stage_name}" / "manifest.json",
     ):
         assert json.loads(manifest.read_text()).get("missing") is None
-    assert synthesized.stage.web.availability_zones == list(synthesized.stage.config.availability_zones)
+    assert synthesized.stage.web.availability_zones == list(synthesized.config.availability_zones)
 
 
 def test_vpc_flow_logs_capture_all_traffic_into_a_retained_log_group(web_template, test_env):
@@ -355,7 +355,7 @@ def test_vpc_flow_logs_capture_all_traffic_into_a_retained_log_group(web_templat
     assert flow_log["Properties"]["LogDestinationType"] == "cloud-watch-logs"
     group = flow_log["Properties"]["LogGroupName"]["Ref"]
     assert resources(web_template, "AWS::Logs::LogGroup")[group]["Properties"]["RetentionInDays"] == (
-        test_env.stage.config.log_retention_days
+        test_env.config.log_retention_days
     )
 
 
@@ -404,7 +404,7 @@ def test_service_runs_in_private_subnets_with_a_rolling_back_circuit_breaker(web
 @pytest.mark.parametrize("env", ["test", "prod"])
 def test_service_scales_on_cpu_between_the_configured_task_counts(env, request):
     synthesized: Synthesized = request.getfixturevalue(f"{env}_env")
-    web = synthesized.stage.config.web
+    web = synthesized.config.web
     template = synthesized.template("Web")
     _, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
     assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (web.min_tasks, web.max_tasks)
@@ -424,7 +424,7 @@ def test_cluster_has_enhanced_container_insights(web_template):
 @pytest.mark.parametrize("env", ["test", "prod"])
 def test_task_is_an_arm64_fargate_task_sized_from_config(env, request):
     synthesized: Synthesized = request.getfixturevalue(f"{env}_env")
-    web = synthesized.stage.config.web
+    web = synthesized.config.web
     _, task = only(synthesized.template("Web"), "AWS::ECS::TaskDefinition")
     props = task["Properties"]
     assert props["RuntimePlatform"] == {"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"}
@@ -457,7 +457,7 @@ def test_container_has_a_health_check_and_logs_with_retention(web_template, test
     assert log["LogDriver"] == "awslogs"
     group = log["Options"]["awslogs-group"]["Ref"]
     assert resources(web_template, "AWS::Logs::LogGroup")[group]["Properties"]["RetentionInDays"] == (
-        test_env.stage.config.log_retention_days
+        test_env.config.log_retention_days
     )
     _, target_group = only(web_template, "AWS::ElasticLoadBalancingV2::TargetGroup")
     assert target_group["Properties"]["HealthCheckPath"] == HEALTH_PATH
@@ -466,7 +466,7 @@ def test_container_has_a_health_check_and_logs_with_retention(web_template, test
 
 
 def test_container_environment_tells_the_app_which_alb_client_and_issuer_to_trust(web_template, test_env):
-    config = test_env.stage.config
+    config = test_env.config
     _, task = only(web_template, "AWS::ECS::TaskDefinition")
     [container] = task["Properties"]["ContainerDefinitions"]
     env = {item["Name"]: item["Value"] for item in container["Environment"]}
