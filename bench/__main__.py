@@ -135,7 +135,7 @@ def row_runners(args: argparse.Namespace, context: dict[str, Any]) -> dict[str, 
 
     return {
         "synth": lambda: synth.run(args.env, args.runs, context),
-        "tests": suite.run,
+        "tests": lambda: suite.run(args.runs),
         "handlers": handlers.run,
         "verifiers": verifiers.run,
         "artifacts": lambda: artifacts.run(args.env, context),
@@ -149,7 +149,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--env", default="prod", help="the environment whose stacks are synthesized (default: prod, every stack)"
     )
     parser.add_argument(
-        "--runs", type=int, default=3, help="synth runs of the app and of the floor, median taken (default: 3)"
+        "--runs",
+        type=int,
+        default=3,
+        help="runs of each timed command (synth, its floor, make test, make test-fast), median taken (default: 3)",
     )
     parser.add_argument(
         "--only", default=",".join(ROWS), help=f"comma-separated rows to run (default: all of {','.join(ROWS)})"
