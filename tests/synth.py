@@ -66,6 +66,8 @@ class Synthesized:
     _stage: AuthStage | None = field(default=None, repr=False)
     # region, account and each stack's name (by construct id): what the local stack needs besides the templates
     layout: dict[str, Any] = field(default_factory=dict, repr=False)
+    # the app's context beyond cdk.json's (`env`, and a changed `environments` block)
+    context: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def stage(self) -> AuthStage:
@@ -73,7 +75,8 @@ class Synthesized:
         if self._stage is None:
             from stacks.app_builder import build_app
 
-            _, self._stage = build_app({"env": self.env}, outdir=tempfile.mkdtemp(prefix=f"cdk-{self.env}-"))
+            context = self.context or {"env": self.env}
+            _, self._stage = build_app(context, outdir=tempfile.mkdtemp(prefix=f"cdk-{self.env}-"))
         return self._stage
 
     def assembly(self, only: tuple[str, ...] | None = None) -> Assembly:
@@ -104,7 +107,7 @@ class Synthesized:
         from stacks.app_builder import CDK_JSON
         from stacks.config import load_config
 
-        context = {**json.loads(CDK_JSON.read_text())["context"], "env": self.env}
+        context = {**json.loads(CDK_JSON.read_text())["context"], **(self.context or {"env": self.env})}
         return load_config(cdk.App(context=context, outdir=tempfile.mkdtemp(prefix=f"cdk-{self.env}-")).node)
 
     def template(self, stack: str) -> Template:
@@ -129,19 +132,26 @@ def source_hash() -> str:
 @functools.cache
 def synthesize(env: str) -> Synthesized:
     """The app for `env`, synthesized (cdk-nag runs as a validation plugin: findings fail here) or read from the cache."""
+    return _cached(env, env, {"env": env})
+
+
+def _cached(env: str, name: str, context: dict[str, Any]) -> Synthesized:
+    """The app for `context`, synthesized into `.build/synth/<source hash>/<name>` or read from there."""
     folder = CACHE_DIR / source_hash()
     folder.mkdir(parents=True, exist_ok=True)
-    final = folder / env
-    with open(folder / f"{env}.lock", "w") as lock:
+    final = folder / name
+    with open(folder / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # held until the assembly is in place: other processes wait, then read
-        stage = None if (final / "templates.json").is_file() else _synthesize_into(env, folder, final)
+        stage = None if (final / "templates.json").is_file() else _synthesize_into(env, context, folder, final)
     templates = json.loads((final / "templates.json").read_text())
     layout = json.loads((final / "layout.json").read_text())
     if stage is None:
         os.utime(folder)  # most recently used, for the pruning below
     else:
         _prune(keep=folder)
-    return Synthesized(env=env, outdir=final / "cdk.out", templates=templates, _stage=stage, layout=layout)
+    return Synthesized(
+        env=env, outdir=final / "cdk.out", templates=templates, _stage=stage, layout=layout, context=context
+    )
 
 
 def _layout(stage: AuthStage) -> dict[str, Any]:
@@ -157,29 +167,34 @@ def _layout(stage: AuthStage) -> dict[str, Any]:
 def synthesize_changed(
     env: str, change: Callable[[dict], None], before_synth: Callable[[AuthStage], None] | None = None
 ) -> Synthesized:
-    """`env` synthesized afresh after `change` edits a copy of its cdk.json config (and, when given,
+    """`env` synthesized after `change` edits a copy of its cdk.json config (and, when given,
     `before_synth` changes the built stage): for tests of a config path or of how one stack's
-    change shows in another's template. Never cached; about 4 s each (2 cores)."""
+    change shows in another's template. A config change alone is cached like an environment, under
+    a name from the changed config (the same change, the same assembly); with `before_synth` (code,
+    which has no such name) it is synthesized afresh each time, about 4 s (2 cores)."""
     from stacks.app_builder import CDK_JSON, build_app
 
     environments = copy.deepcopy(json.loads(CDK_JSON.read_text())["context"]["environments"])
     change(environments[env])
+    context = {"env": env, "environments": environments}
+    if before_synth is None:
+        name = f"{env}-changed-" + hashlib.sha256(json.dumps(environments, sort_keys=True).encode()).hexdigest()[:12]
+        return _cached(env, name, context)
     outdir = Path(tempfile.mkdtemp(prefix=f"cdk-{env}-"))
-    app, stage = build_app({"env": env, "environments": environments}, outdir=str(outdir))
-    if before_synth is not None:
-        before_synth(stage)
+    app, stage = build_app(context, outdir=str(outdir))
+    before_synth(stage)
     assembly = app.synth()
     stage_assembly = assembly.get_nested_assembly(f"assembly-{stage.stage_name}")
     templates = {stack.node.id: stage_assembly.get_stack_artifact(stack.artifact_id).template for stack in stage.stacks}
-    return Synthesized(env=env, outdir=outdir, templates=templates, _stage=stage)
+    return Synthesized(env=env, outdir=outdir, templates=templates, _stage=stage, context=context)
 
 
-def _synthesize_into(env: str, folder: Path, final: Path) -> Any:
+def _synthesize_into(env: str, context: dict[str, Any], folder: Path, final: Path) -> Any:
     from stacks.app_builder import build_app
 
-    work = Path(tempfile.mkdtemp(prefix=f".{env}-", dir=folder))
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=folder))
     try:
-        app, stage = build_app({"env": env}, outdir=str(work / "cdk.out"))
+        app, stage = build_app(context, outdir=str(work / "cdk.out"))
         assembly = app.synth()
         stage_assembly = assembly.get_nested_assembly(f"assembly-{stage.stage_name}")
         templates = {
