@@ -133,7 +133,7 @@ def test_the_header_of_a_verified_token_is_read_once_then_reused(signer, verifie
     assert cached is not None and cached["signer"] == TEST_ALB_ARN
     assert verifier.verify(token)["sub"] == CLAIMS["sub"]
     # A forged token with the same header segment is refused, and adds nothing.
-    header_segment, payload_segment, signature_segment = token.split(".")
+    header_segment, _, signature_segment = token.split(".")
     forged = f"{header_segment}.{padded_b64url(json.dumps({**CLAIMS, 'sub': 'admin'}).encode())}.{signature_segment}"
     assert "InvalidSignatureError" in rejected(verifier, forged)
     assert len(verifier.headers) == 1
