@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
@@ -19,6 +19,7 @@ import jwt
 from jwtcheck.fetch import fetch_json
 from jwtcheck.jwks import FETCH_DEADLINE_SECONDS, PENALTY_SECONDS, KeyUnavailable
 from jwtcheck.jwks import JwksCache as KeySetCache
+from jwtcheck.jws import CompactJws, HeaderCache
 from jwtcheck.rules import ClaimRuleError, check_audience, check_times, scope_list
 from local.tokens import Clock
 
@@ -102,38 +103,30 @@ class JwtAuthorizer:
     audience: tuple[str, ...]
     identity_source: str
     jwks: JwksCache
+    # Parsed headers of verified tokens (jwtcheck/jws.py).
+    headers: HeaderCache = field(default_factory=HeaderCache, compare=False, repr=False)
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, or TokenRejected with a short reason."""
         if len(token) > MAX_TOKEN_BYTES:
             raise TokenRejected("the token is too large")
-        if not token.isascii():  # a lone surrogate would fail inside PyJWT with another error
+        if not token.isascii():  # a compact JWS is ASCII (a lone surrogate is no token)
             raise TokenRejected("the token is malformed")
         try:
-            header = jwt.get_unverified_header(token)
+            token_jws = CompactJws(token, self.headers)
         except jwt.PyJWTError:
             raise TokenRejected("the token is malformed") from None
-        algorithm = header.get("alg")
+        algorithm = token_jws.header.get("alg")
         if algorithm not in RSA_ALGORITHMS:
             raise TokenRejected("the signing method is not supported")
         try:
-            public_key = self.jwks.key(self.issuer, header.get("kid"), algorithm)
+            public_key = self.jwks.key(self.issuer, token_jws.header.get("kid"), algorithm)
         except KeyUnavailable:
             raise TokenRejected("the signing key was not found") from None
         try:
-            claims = jwt.decode(
-                token,
-                public_key,
-                algorithms=[algorithm],
-                options={
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                    "enforce_minimum_key_length": True,
-                },
-            )
+            # The signature, then the payload (a JSON object): jwtcheck/jws.py. Issuer, audience
+            # and dates: _check_claims, with API Gateway's wording.
+            claims = token_jws.verified_claims(public_key, algorithm, headers=self.headers)
         except (jwt.PyJWTError, ValueError, TypeError):
             raise TokenRejected("the signature is invalid") from None
         self._check_claims(claims)

@@ -133,3 +133,37 @@ def test_dev_files_finds_tests_caches_and_byte_code_only():
 
 def test_error_is_a_status_of_its_own():
     assert ERROR not in {PASS, FAIL, UNAVAILABLE}
+
+
+def _importtime(*entries: tuple[int, str, int]) -> str:
+    """`python -X importtime` lines for (depth, module, self µs), children before their parent."""
+    lines = ["import time: self [us] | cumulative | imported package"]
+    lines += [f"import time: {self_us:>9} | {self_us:>10} | {'  ' * depth}{name}" for depth, name, self_us in entries]
+    return "\n".join(lines)
+
+
+def test_cold_import_split_follows_each_module_up_its_import_chain():
+    from bench.handlers import import_split
+
+    stderr = _importtime(
+        (0, "json", 7000),  # the worker's own start-up: not counted
+        (0, "bench.lambda_env", 100),
+        (2, "logging", 2000),  # the standard library, whoever imports it
+        (3, "jmespath", 700),  # a dependency pulled in by Powertools: Powertools'
+        (2, "aws_lambda_powertools.utilities", 300),
+        (1, "aws_lambda_powertools.logging", 3000),
+        (0, "aws_lambda_powertools", 1000),
+        (0, "typing", 500),
+        (4, "urllib3", 4000),  # under botocore, through a standard library module: boto3/botocore's
+        (3, "http.client", 1000),
+        (2, "botocore.session", 6000),
+        (1, "boto3", 1000),
+        (2, "cryptography.x509", 1500),
+        (1, "jwt", 500),
+        (0, "shared.revocation", 2000),
+        (0, "me", 300),
+    )
+    assert import_split(stderr, frozenset({"me"})) == {
+        "own": {"powertools": 5.0, "pyjwt/cryptography": 2.0, "boto3/botocore": 11.0, "project": 2.3, "stdlib": 3.5},
+        "stdlib_imported_by": {"powertools": 2.0, "pyjwt/cryptography": 0.0, "boto3/botocore": 1.0, "project": 0.5},
+    }

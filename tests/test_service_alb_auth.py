@@ -106,6 +106,39 @@ def test_key_is_fetched_once_and_then_served_from_the_cache(signer, verifier, ke
     assert key_server.requests == [f"/{signer.kid}"]
 
 
+def test_a_token_that_expires_while_its_key_is_fetched_is_refused(signer, key_server):
+    now = [time.time()]
+
+    class SlowKeys(AlbPublicKeys):
+        def get(self, kid: str) -> ec.EllipticCurvePublicKey:
+            key = super().get(kid)
+            now[0] += 300  # the header's exp (120 s ahead) passes during the fetch
+            return key
+
+    verifier = AlbTokenVerifier(
+        alb_arn=TEST_ALB_ARN,
+        issuer=ISSUER,
+        client_id=CLIENT_ID,
+        keys=SlowKeys(key_server.base_url),
+        clock=lambda: now[0],
+    )
+    assert rejected(verifier, signer.sign(CLAIMS)) == "expired"
+
+
+def test_the_header_of_a_verified_token_is_read_once_then_reused(signer, verifier):
+    token = signer.sign(CLAIMS)
+    verifier.verify(token)
+    assert len(verifier.headers) == 1
+    cached = verifier.headers.get(token.split(".")[0])
+    assert cached is not None and cached["signer"] == TEST_ALB_ARN
+    assert verifier.verify(token)["sub"] == CLAIMS["sub"]
+    # A forged token with the same header segment is refused, and adds nothing.
+    header_segment, _, signature_segment = token.split(".")
+    forged = f"{header_segment}.{padded_b64url(json.dumps({**CLAIMS, 'sub': 'admin'}).encode())}.{signature_segment}"
+    assert "InvalidSignatureError" in rejected(verifier, forged)
+    assert len(verifier.headers) == 1
+
+
 # --------------------------------------------------------------------------- who signed it, for whom
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import jwt
 
 from jwtcheck.jwks import JwksCache, KeyUnavailable
+from jwtcheck.jws import CompactJws, HeaderCache
 from jwtcheck.rules import ClaimRuleError, check_audience, check_times
 
 ALGORITHM = "RS256"
@@ -71,11 +72,12 @@ class AccessTokenVerifier:
         self.settings = settings
         self.jwks = jwks
         self.clock = clock
+        # The parsed headers of verified tokens (one per signing key, in practice): jwtcheck/jws.py.
+        self.headers = HeaderCache()
 
     def verify(self, token: Any) -> dict[str, Any]:
         """The token's claims, if it is a valid access token of an allowed client; else TokenError."""
-        # A compact JWS is ASCII; anything else (a lone surrogate, say) would fail inside PyJWT
-        # with an error of its own instead of a TokenError.
+        # A compact JWS is ASCII; anything else (a lone surrogate, say) is no token.
         if (
             not isinstance(token, str)
             or not token
@@ -85,9 +87,10 @@ class AccessTokenVerifier:
         ):
             raise TokenError("not a bounded compact JWS")
         try:
-            header = jwt.get_unverified_header(token)
+            token_jws = CompactJws(token, self.headers)
         except jwt.PyJWTError:
             raise TokenError("malformed header") from None
+        header = token_jws.header
         if header.get("alg") != ALGORITHM:
             raise TokenError("algorithm not allowed")
         try:
@@ -95,21 +98,11 @@ class AccessTokenVerifier:
         except KeyUnavailable as error:
             raise TokenError(f"no signing key: {error}") from None
         try:
-            claims = jwt.decode(
-                token,
-                key=key,
-                algorithms=[ALGORITHM],
-                issuer=self.settings.issuer,
-                # Dates are checked below by the shared rule (JSON numbers only), not by PyJWT,
-                # which would also take "1787996002" as a date.
-                options={
-                    "require": list(REQUIRED_CLAIMS),
-                    "verify_aud": False,
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "enforce_minimum_key_length": True,
-                },
+            # The signature, then the payload: a JSON object with every required claim, `iss` the
+            # pool's issuer (jwtcheck/jws.py). Dates are checked below by the shared rule (JSON
+            # numbers only).
+            claims = token_jws.verified_claims(
+                key, ALGORITHM, require=REQUIRED_CLAIMS, issuer=self.settings.issuer, headers=self.headers
             )
         except jwt.PyJWTError as error:
             raise TokenError(type(error).__name__) from None
