@@ -383,6 +383,82 @@ def test_malformed_events_are_denied_not_raised(jwks, event):
     assert handler.authorize(event) == DENY
 
 
+def _valid_event(signer: Signer) -> dict[str, Any]:
+    """A request the authorizer allows, for the malformations below to break one part of."""
+    return authorizer_request("/tenants/acme/summary", "acme", f"Bearer {signer.sign(access_token_claims())}")
+
+
+@pytest.mark.parametrize(
+    "headers_of",
+    [
+        lambda token: None,
+        lambda token: token,
+        lambda token: 42,
+        lambda token: [],
+        # Pairs: Powertools' CaseInsensitiveDict would read them as headers; the event is refused first.
+        lambda token: [["authorization", token]],
+        lambda token: {"x-other": token},
+        lambda token: {"authorization": None},
+        lambda token: {"authorization": [token]},
+    ],
+)
+def test_headers_that_are_not_an_object_with_a_string_authorization_are_a_denial(jwks, signer, headers_of):
+    event = _valid_event(signer)
+    event["headers"] = headers_of(event["headers"]["authorization"])
+    assert handler.authorize(event) == DENY
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+
+
+def test_an_event_without_headers_is_a_denial(jwks, signer):
+    event = _valid_event(signer)
+    del event["headers"]
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+
+
+@pytest.mark.parametrize("parameters", [None, {}, [], "acme", ["acme"], {"tenantId": None}, {"tenantId": ["acme"]}])
+def test_path_parameters_null_or_not_an_object_are_a_denial(jwks, signer, parameters):
+    event = _valid_event(signer)
+    event["pathParameters"] = parameters
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+
+
+@pytest.mark.parametrize("request_context", ["absent", None, "text", [], {}])
+def test_a_missing_or_malformed_request_context_never_raises_and_changes_no_answer(jwks, signer, request_context):
+    """The answer rests on the token and the path alone: without a usable requestContext (which
+    the logger reads for its correlation id) a valid request is still allowed, another tenant's
+    path still denied, and nothing raises."""
+    allowed = _valid_event(signer)
+    other_tenant = authorizer_request(
+        "/tenants/globex/summary", "globex", f"Bearer {signer.sign(access_token_claims())}"
+    )
+    for event in (allowed, other_tenant):
+        if request_context == "absent":
+            del event["requestContext"]
+        else:
+            event["requestContext"] = request_context
+    assert handler.lambda_handler(allowed, LambdaContext())["isAuthorized"] is True
+    assert handler.lambda_handler(other_tenant, LambdaContext()) == DENY
+
+
+def test_the_authorization_header_is_found_whatever_the_case_of_its_name(jwks, signer):
+    """API Gateway sends payload 2.0 header names in lower case; the lookup does not rely on it."""
+    event = _valid_event(signer)
+    event["headers"]["AuThorization"] = event["headers"].pop("authorization")
+    assert handler.lambda_handler(event, LambdaContext())["isAuthorized"] is True
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    headers=st.none() | st.text(max_size=10) | st.lists(st.text(max_size=5), max_size=3) | st.integers(),
+    parameters=st.none() | st.text(max_size=10) | st.lists(st.text(max_size=5), max_size=3) | st.integers(),
+    request_context=st.none() | st.text(max_size=10) | st.integers(),
+)
+def test_any_malformed_event_shape_is_a_denial_never_an_exception(jwks, headers, parameters, request_context):
+    event = authorizer_request("/tenants/acme/summary", "acme", "Bearer x.y.z")
+    event.update(headers=headers, pathParameters=parameters, requestContext=request_context)
+    assert handler.lambda_handler(event, LambdaContext()) == DENY
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(authorization=st.text(max_size=300), tenant=st.text(max_size=70))
 def test_arbitrary_input_is_always_a_denial_never_an_exception(jwks, authorization, tenant):

@@ -4,18 +4,21 @@ Random text and bytes, and structured mutations of genuine tokens (a segment rep
 inserted, deleted or swapped, header and claims rewritten and then validly signed), go to each
 parser. Whatever comes in, the only exception that may come out is the module's own rejection:
 `TokenError` (Lambda authorizer), `TokenRejected` (local JWT authorizer), `AlbAuthError` (ALB
-verifier), `MachineAuthError` (machine tokens), `ClaimsError` (claims). Keys never leave memory:
-each cache's fetch is replaced by a function returning the published keys.
+verifier), `MachineAuthError` (machine tokens), `ClaimsError` (claims). And whatever a parser
+accepts must be a token of ours that has not expired (`ACCEPTANCE_CHECKS`): the issuer exactly,
+the client, an access token where the parser requires one, and an expiry in the future. Keys never
+leave memory: each cache's fetch is replaced by a function returning the published keys.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import time
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, example, given, settings
@@ -30,7 +33,8 @@ from local.jwt_authorizer import JwtAuthorizer, TokenRejected, token_from_identi
 from local.tokens import Clock
 from service.alb_auth import AlbAuthError, AlbPublicKeys, AlbTokenVerifier
 from service.devtools import TEST_ALB_ARN
-from service.m2m_auth import MachineAuthError, MachineTokenVerifier
+from service.m2m_auth import MachineAuthError, MachineIdentity, MachineTokenVerifier
+from service.m2m_auth import bearer_token as machine_bearer_token
 from shared.claims import ClaimsError, Identity, parse_identity
 from tests import attacks
 
@@ -117,16 +121,120 @@ def genuine_alb() -> str:
     return attacks.compact(alb_header(), {"sub": "u1", "email": "a@example.com"}, attacks.es256(ALB_KEY), pad=True)
 
 
-def run(parser: str, token: Any) -> None:
+# --------------------------------------------------------------------------- what an accepted token is
+
+
+def _finite_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _names_our_client(claims: Mapping[str, Any]) -> bool:
+    """The audience as API Gateway checks it, and every verifier with it (docs/security.md,
+    "Audience"): `aud` when present (a string, or a list holding the client), else `client_id`."""
+    if "aud" in claims:
+        audience = claims["aud"]
+        return audience == CLIENT or (isinstance(audience, list) and CLIENT in audience)
+    return claims.get("client_id") == CLIENT
+
+
+def _check_pool_claims(claims: Mapping[str, Any], before: float, after: float, *, access_only: bool) -> None:
+    """A user pool token's claims, accepted between `before` and `after`: ours, and current."""
+    assert claims.get("iss") == ISSUER, claims.get("iss")
+    assert _names_our_client(claims), (claims.get("aud"), claims.get("client_id"))
+    if access_only:
+        assert claims.get("token_use") == "access", claims.get("token_use")
+    assert _finite_number(claims.get("exp")) and claims["exp"] > before, claims.get("exp")
+    for name in ("nbf", "iat"):
+        if name in claims:
+            assert _finite_number(claims[name]) and claims[name] <= after, (name, claims[name])
+
+
+def _signed_payload(token: str) -> dict[str, Any]:
+    """The claims of a token a verifier has accepted (so its signature holds), as PyJWT reads them."""
+    payload: dict[str, Any] = jwt.decode_complete(token, options={"verify_signature": False})["payload"]
+    return payload
+
+
+def _accepted_by_lambda_authorizer(token: str, claims: Any, before: float, after: float) -> None:
+    _check_pool_claims(claims, before, after, access_only=True)
+    # The context carries client_id: with an `aud`, the audience rule leaves it unchecked, yet it
+    # must still be a client id (docs/security.md).
+    assert isinstance(claims["client_id"], str) and claims["client_id"], claims["client_id"]
+
+
+def _accepted_by_jwt_authorizer(token: str, claims: Any, before: float, after: float) -> None:
+    # Like API Gateway's JWT authorizer, it takes ID tokens too (their `aud` is the client).
+    _check_pool_claims(claims, before, after, access_only=False)
+
+
+def _accepted_by_machine_verifier(token: str, identity: Any, before: float, after: float) -> None:
+    assert isinstance(identity, MachineIdentity)
+    assert identity.client_id == CLIENT and SCOPE in identity.scopes, identity
+    # It returns the client and scopes only: the rest is read from the token it verified.
+    claims = _signed_payload(machine_bearer_token(f"Bearer {token}"))
+    _check_pool_claims(claims, before, after, access_only=True)
+    assert claims["client_id"] == CLIENT, claims["client_id"]
+
+
+def _accepted_by_alb_verifier(token: str, claims: Any, before: float, after: float) -> None:
+    # The ALB signs the header's signer, client, iss and exp: the verifier returns the payload only.
+    header = jwt.get_unverified_header(token)
+    assert (header.get("signer"), header.get("client"), header.get("iss")) == (TEST_ALB_ARN, CLIENT, ISSUER), header
+    assert _finite_number(header.get("exp")) and header["exp"] > before, header.get("exp")
+    assert claims.get("iss", ISSUER) == ISSUER, claims.get("iss")
+    if "exp" in claims:
+        assert _finite_number(claims["exp"]) and claims["exp"] > before, claims["exp"]
+    for name in ("nbf", "iat"):
+        if name in claims:
+            assert _finite_number(claims[name]) and claims[name] <= after, (name, claims[name])
+
+
+ACCEPTANCE_CHECKS: dict[str, Callable[[str, Any, float, float], None]] = {
+    "tenant Lambda authorizer": _accepted_by_lambda_authorizer,
+    "local JWT authorizer": _accepted_by_jwt_authorizer,
+    "machine tokens": _accepted_by_machine_verifier,
+    "ALB verifier": _accepted_by_alb_verifier,
+}
+
+
+def _accepted(parser: str, token: Any) -> bool:
+    """False when refused with the parser's own rejection; True when accepted, once what it
+    returned passes the parser's acceptance check. Anything else raises."""
     verify, rejection = ALL_PARSERS[parser]
-    with contextlib.suppress(rejection):
-        verify(token)
+    before = time.time()
+    try:
+        result = verify(token)
+    except rejection:
+        return False
+    ACCEPTANCE_CHECKS[parser](token, result, before, time.time())
+    return True
+
+
+def run(parser: str, token: Any) -> None:
+    _accepted(parser, token)
 
 
 def test_each_parser_accepts_its_genuine_token():
     for parser in BEARER_PARSERS:
-        BEARER_PARSERS[parser][0](genuine_bearer())
+        assert _accepted(parser, genuine_bearer())
+    assert _accepted("ALB verifier", genuine_alb())
     assert ALB_VERIFIER.verify(genuine_alb())["sub"] == "u1"
+
+
+@pytest.mark.parametrize(
+    ("parser", "claims"),
+    [
+        ("local JWT authorizer", {"token_use": "id", "aud": CLIENT}),
+        ("local JWT authorizer", {"aud": [CLIENT, "another"]}),
+        ("tenant Lambda authorizer", {"aud": CLIENT}),
+    ],
+)
+def test_the_acceptance_check_takes_what_the_parsers_rightly_accept(parser, claims):
+    """An ID token at the JWT authorizer, an `aud` beside the right `client_id`: accepted, and checked."""
+    token = attacks.compact(
+        {"kid": POOL_KEY.kid, "alg": "RS256"}, {**genuine_claims(), **claims}, attacks.rs256(POOL_KEY.private_key)
+    )
+    assert _accepted(parser, token)
 
 
 # --------------------------------------------------------------------------- strategies
@@ -228,6 +336,14 @@ def test_mutated_genuine_alb_tokens_raise_only_the_verifiers_rejection(data):
 @FUZZ
 @example(header={}, claims={"client_id": [CLIENT]})  # was a TypeError (a 500) in two verifiers
 @example(header={}, claims={"client_id": {"id": CLIENT}})
+# Each a token of ours but for one claim: accepting it fails the acceptance check.
+@example(header={}, claims={"iss": ISSUER.upper()})
+@example(header={}, claims={"iss": ISSUER + "/"})
+@example(header={}, claims={"iss": [ISSUER]})
+@example(header={}, claims={"client_id": CLIENT + "x"})
+@example(header={}, claims={"aud": "another-client"})
+@example(header={}, claims={"token_use": "id"})
+@example(header={}, claims={"exp": 1_000_000_000})
 @given(
     header=st.fixed_dictionaries({}, optional=HEADER_VALUES),
     claims=st.fixed_dictionaries({}, optional=CLAIM_VALUES),
@@ -242,6 +358,13 @@ def test_validly_signed_bearer_tokens_with_arbitrary_header_and_claims_raise_onl
 
 
 @FUZZ
+# Each a token of ours but for one member: accepting it fails the acceptance check.
+@example(header={"signer": ""}, claims={})
+@example(header={"client": CLIENT + "x"}, claims={})
+@example(header={"iss": ISSUER + "/"}, claims={})
+@example(header={"exp": 1_000_000_000}, claims={})
+@example(header={}, claims={"iss": ISSUER.upper()})
+@example(header={}, claims={"exp": 1_000_000_000})
 @given(
     header=st.fixed_dictionaries({}, optional=HEADER_VALUES),
     claims=st.dictionaries(st.sampled_from(["sub", "exp", "nbf", "iat", "iss", "email"]), JSON, max_size=4),
@@ -249,6 +372,40 @@ def test_validly_signed_bearer_tokens_with_arbitrary_header_and_claims_raise_onl
 def test_validly_signed_alb_tokens_with_arbitrary_header_and_claims_raise_only_the_rejection(header, claims):
     token = attacks.compact({**alb_header(), **header}, {"sub": "u1", **claims}, attacks.es256(ALB_KEY), pad=True)
     run("ALB verifier", token)
+
+
+# A genuine token with a single member rewritten or removed: everything else about it is right,
+# so a parser whose check of that one member is broken accepts it, and the acceptance check fails.
+REMOVED = object()
+
+
+@st.composite
+def one_member_changed(
+    draw: st.DrawFn, genuine: dict[str, Any], values: dict[str, st.SearchStrategy[Any]]
+) -> dict[str, Any]:
+    name = draw(st.sampled_from(sorted(values)))
+    value = draw(values[name] | st.just(REMOVED))
+    changed = dict(genuine)
+    if value is REMOVED:
+        changed.pop(name, None)
+    else:
+        changed[name] = value
+    return changed
+
+
+@pytest.mark.parametrize("parser", list(BEARER_PARSERS))
+@FUZZ
+@given(data=st.data())
+def test_validly_signed_bearer_tokens_with_one_claim_changed_are_accepted_only_as_ours(parser, data):
+    claims = data.draw(one_member_changed(genuine_claims(), CLAIM_VALUES))
+    run(parser, attacks.compact({"kid": POOL_KEY.kid, "alg": "RS256"}, claims, attacks.rs256(POOL_KEY.private_key)))
+
+
+@FUZZ
+@given(data=st.data())
+def test_validly_signed_alb_tokens_with_one_header_member_changed_are_accepted_only_as_ours(data):
+    header = data.draw(one_member_changed(alb_header(), HEADER_VALUES))
+    run("ALB verifier", attacks.compact(header, {"sub": "u1"}, attacks.es256(ALB_KEY), pad=True))
 
 
 # --------------------------------------------------------------------------- numeric dates
@@ -281,16 +438,6 @@ def _borderline(value: Any) -> bool:
     """A finite number within 5 s of now: the clock may move between building and checking."""
     numeric = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
     return numeric and abs(value - time.time()) <= 5
-
-
-def _accepted(parser: str, token: str) -> bool:
-    """True when accepted, False when refused with the parser's own rejection (anything else raises)."""
-    verify, rejection = ALL_PARSERS[parser]
-    try:
-        verify(token)
-    except rejection:
-        return False
-    return True
 
 
 @pytest.mark.parametrize("parser", list(BEARER_PARSERS))

@@ -179,3 +179,44 @@ def test_a_verifier_that_leaves_clients_to_its_caller_must_list_none():
         )
     with pytest.raises(ConfigurationError):
         VerifierSettings(issuer=ISSUER, client_ids=frozenset(), jwks_url="https://x")
+
+
+@pytest.mark.parametrize(
+    ("part", "value"),
+    [
+        ("event", None),
+        ("event", "text"),
+        ("headers", None),
+        ("headers", "text"),
+        ("headers", "pairs"),
+        ("headers", "absent"),
+        ("pathParameters", None),
+        ("pathParameters", "absent"),
+        ("pathParameters", "acme"),
+        ("pathParameters", ["acme"]),
+    ],
+)
+def test_a_malformed_event_is_a_denial_never_an_exception(registered, signer, part, value):
+    token = signer.sign(machine_token_claims())
+    event: Any = authorizer_request("/tenants/acme/events", "acme", f"Bearer {token}")
+    if part == "event":
+        event = value
+    elif value == "absent":
+        del event[part]
+    elif value == "pairs":  # a list of pairs Powertools' CaseInsensitiveDict would read as headers
+        event[part] = [["authorization", f"Bearer {token}"]]
+    else:
+        event[part] = value
+    assert machine.lambda_handler(event, LambdaContext()) == DENY
+
+
+@pytest.mark.parametrize("request_context", ["absent", None, "text"])
+def test_a_missing_or_malformed_request_context_changes_no_answer(registered, signer, request_context):
+    event = authorizer_request("/tenants/acme/events", "acme", f"Bearer {signer.sign(machine_token_claims())}")
+    if request_context == "absent":
+        del event["requestContext"]
+    else:
+        event["requestContext"] = request_context
+    assert machine.lambda_handler(event, LambdaContext())["isAuthorized"] is True
+    event["pathParameters"] = {"tenantId": "globex"}
+    assert machine.lambda_handler(event, LambdaContext()) == DENY

@@ -368,6 +368,58 @@ def test_the_event_is_returned_with_only_the_response_filled_in():
     assert set(result["response"]["claimsAndScopeOverrideDetails"]) == {"idTokenGeneration", "accessTokenGeneration"}
 
 
+# Each field the trigger reads (Powertools' data class indexes most of them directly), and the
+# empty value a missing or null one must read as.
+EMPTY_FIELDS = {
+    "request": {},
+    "request.userAttributes": {},
+    "request.groupConfiguration": {},
+    "request.groupConfiguration.groupsToOverride": [],
+    "request.scopes": [],
+    "callerContext": {},
+    "callerContext.clientId": "",
+    "userPoolId": "",
+    "userName": "",
+    "triggerSource": "",
+    "response": {},
+    "response.claimsAndScopeOverrideDetails": None,
+}
+
+
+def with_field(e, field, value):
+    *parents, name = field.split(".")
+    target = e
+    for parent in parents:
+        target = target[parent]
+    if value == "absent":
+        del target[name]
+    else:
+        target[name] = value
+    return e
+
+
+@pytest.mark.parametrize("value", ["absent", None])
+@pytest.mark.parametrize("field", list(EMPTY_FIELDS))
+def test_a_missing_or_null_field_reads_as_empty_and_raises_nothing(field, value):
+    requested = ["openid", q(auth_contract.ITEMS_READ), q(auth_contract.ADMIN_SCOPE)]
+    as_empty = details(with_field(event(groups=["editor"], scopes=requested), field, EMPTY_FIELDS[field]))
+    assert details(with_field(event(groups=["editor"], scopes=requested), field, value)) == as_empty
+
+
+@pytest.mark.parametrize("value", ["absent", None])
+@pytest.mark.parametrize("field", ["callerContext", "request.groupConfiguration", "userPoolId", "response"])
+def test_a_suspended_tenant_is_still_refused_whatever_field_is_missing(field, value):
+    directory = FakeDirectory(tenants={"tenant-a": auth_contract.TENANT_SUSPENDED})
+    with pytest.raises(handler.SuspendedTenantError, match="your tenant is suspended"):
+        handler.lambda_handler(with_field(event(groups=["admin"]), field, value), None, directory)
+
+
+def test_the_response_holds_only_the_answer_whatever_came_in():
+    e = event(groups=["viewer"])
+    e["response"]["claimsAndScopeOverrideDetails"] = {"groupOverrideDetails": {"groupsToOverride": ["admin"]}}
+    assert set(details(e)) == {"idTokenGeneration", "accessTokenGeneration"}
+
+
 # ---------------------------------------------------------------------- the real lookups, against moto
 
 

@@ -155,3 +155,23 @@ def test_user_events_never_take_the_machine_path(table, monkeypatch):
     user_event["request"]["userAttributes"] = {"sub": "s-1", auth_contract.TENANT_ATTRIBUTE_CLAIM: "acme"}
     answer = handler.lambda_handler(user_event, None)["response"]["claimsAndScopeOverrideDetails"]
     assert answer["accessTokenGeneration"]["claimsToAddOrOverride"][auth_contract.TENANT_CLAIM] == "acme"
+
+
+@pytest.mark.parametrize("value", ["absent", None])
+@pytest.mark.parametrize("field", ["request", "response", "userPoolId"])
+def test_a_missing_or_null_field_reads_as_empty(table, field, value):
+    """`request` absent or null: no scope asked for, so nothing to suppress; `response`: made."""
+    e = event()
+    if value == "absent":
+        del e[field]
+    else:
+        e[field] = value
+    details = access_details(e)
+    assert details["claimsToAddOrOverride"] == {auth_contract.TENANT_CLAIM: "acme"}
+    assert details["scopesToSuppress"] == []
+
+
+def test_the_client_credentials_scopes_are_read_from_the_request(table):
+    """Powertools' V2 event lists only user trigger sources, yet its `request.scopes` reads them here."""
+    asked = qualified(auth_contract.EVENTS_WRITE, auth_contract.ITEMS_READ)
+    assert access_details(event(scopes=asked))["scopesToSuppress"] == qualified(auth_contract.ITEMS_READ)

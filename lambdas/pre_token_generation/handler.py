@@ -17,6 +17,9 @@ Who gets what (docs/identity.md, "Tenancy"):
 
 Sign-ins through SRP or the SDK never carry custom scopes on their own; this trigger adds the
 granted ones and suppresses API scopes a client asked for beyond them.
+
+The event is read, and the answer written, through Powertools' `PreTokenGenerationV2TriggerEvent`
+(cognito_event.py).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import boto3
 
 import auth_contract
 from pre_token_generation import machine
+from pre_token_generation.cognito_event import PreTokenGenerationV2TriggerEvent, optional, response_overrides
 from shared.tenants import CLIENT_CONFIG, STATUS, tenants_table
 
 logger = logging.getLogger()
@@ -113,11 +117,11 @@ def aws_directory() -> AwsDirectory:
     return AwsDirectory()
 
 
-def _attributes(event: dict[str, Any]) -> dict[str, Any]:
-    return (event.get("request") or {}).get("userAttributes") or {}
+def _attributes(event: PreTokenGenerationV2TriggerEvent) -> dict[str, Any]:
+    return optional(lambda: event.request.user_attributes) or {}
 
 
-def federated_provider(event: dict[str, Any]) -> str | None:
+def federated_provider(event: PreTokenGenerationV2TriggerEvent) -> str | None:
     """The identity provider of a federated user, from Cognito's own `identities` attribute (set
     by the service, not writable by any client), only when the user name agrees.
 
@@ -139,27 +143,29 @@ def federated_provider(event: dict[str, Any]) -> str | None:
     provider = linked[0].get("providerName")
     if not isinstance(provider, str) or not provider:
         return None
-    if str(event.get("userName", "")).casefold().startswith(f"{provider}_".casefold()):
+    if str(optional(lambda: event.user_name) or "").casefold().startswith(f"{provider}_".casefold()):
         return provider
     return None
 
 
-def groups_of(event: dict[str, Any]) -> list[str]:
-    groups = ((event.get("request") or {}).get("groupConfiguration") or {}).get("groupsToOverride") or []
+def groups_of(event: PreTokenGenerationV2TriggerEvent) -> list[str]:
+    groups = optional(lambda: event.request.group_configuration.groups_to_override) or []
     return [group for group in groups if isinstance(group, str)]
 
 
-def tenant_roles_of(event: dict[str, Any]) -> list[str]:
+def tenant_roles_of(event: PreTokenGenerationV2TriggerEvent) -> list[str]:
     """The user's tenant roles: their groups that are tenant roles, in the contract's order."""
     groups = groups_of(event)
     return [role for role in auth_contract.TENANT_ROLES if role in groups]
 
 
-def is_operator(event: dict[str, Any]) -> bool:
+def is_operator(event: PreTokenGenerationV2TriggerEvent) -> bool:
     return auth_contract.PLATFORM_OPERATOR in groups_of(event)
 
 
-def tenant_of(event: dict[str, Any], directory: Directory, federated_tenants: dict[str, str]) -> str | None:
+def tenant_of(
+    event: PreTokenGenerationV2TriggerEvent, directory: Directory, federated_tenants: dict[str, str]
+) -> str | None:
     """The user's tenant, or None while they wait for an invitation.
 
     The immutable attribute first (invited users), then the one tenant an enterprise OIDC provider
@@ -177,13 +183,12 @@ def tenant_of(event: dict[str, Any], directory: Directory, federated_tenants: di
 
 
 def token_customization(
-    event: dict[str, Any],
+    event: PreTokenGenerationV2TriggerEvent,
     resource_server: str,
     directory: Directory,
     federated_tenants: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """The `claimsAndScopeOverrideDetails` for this sign-in or refresh (SignInRefused: no tokens)."""
-    request = event.get("request") or {}
     if is_operator(event):
         tenant, roles = None, [auth_contract.PLATFORM_OPERATOR]
     else:
@@ -198,11 +203,12 @@ def token_customization(
             roles = tenant_roles_of(event)
 
     by_roles = {auth_contract.qualified_scope(resource_server, s) for s in auth_contract.scopes_for_roles(roles)}
-    client_id = (event.get("callerContext") or {}).get("clientId") or ""
-    allowed = directory.client_scopes(str(event.get("userPoolId") or ""), client_id) if by_roles else frozenset()
+    client_id = optional(lambda: event.caller_context.client_id) or ""
+    pool_id = str(optional(lambda: event.user_pool_id) or "")
+    allowed = directory.client_scopes(pool_id, client_id) if by_roles else frozenset()
     granted = by_roles & allowed
     every_api_scope = {auth_contract.qualified_scope(resource_server, s) for s in auth_contract.API_SCOPES}
-    requested = set(request.get("scopes") or [])
+    requested = set(optional(lambda: event.request.scopes) or [])
     claims: dict[str, Any] = {auth_contract.ROLES_CLAIM: roles}
     if tenant is not None:
         claims[auth_contract.TENANT_CLAIM] = tenant
@@ -217,26 +223,30 @@ def token_customization(
 
 
 def lambda_handler(event: dict[str, Any], context: Any, directory: Directory | None = None) -> dict[str, Any]:
-    if event.get("triggerSource") == machine.TRIGGER_SOURCE:  # V3_0: client-credentials tokens
+    trigger = PreTokenGenerationV2TriggerEvent(event)
+    trigger_source = optional(lambda: trigger.trigger_source)
+    if trigger_source == machine.TRIGGER_SOURCE:  # V3_0: client-credentials tokens
         return machine.lambda_handler(event, context)
     resource_server = os.environ["RESOURCE_SERVER_IDENTIFIER"]
     federated_tenants = json.loads(os.environ.get("FEDERATED_TENANTS") or "{}")
     try:
-        details = token_customization(event, resource_server, directory or aws_directory(), federated_tenants)
+        details = token_customization(trigger, resource_server, directory or aws_directory(), federated_tenants)
     except SignInRefused as refused:
-        logger.info("no tokens", extra={"trigger_source": event.get("triggerSource"), "reason": str(refused)})
+        logger.info("no tokens", extra={"trigger_source": trigger_source, "reason": str(refused)})
         raise
     access = details["accessTokenGeneration"]
     logger.info(
         "token customized",
         extra={
-            "trigger_source": event.get("triggerSource"),
-            "client_id": (event.get("callerContext") or {}).get("clientId"),
+            "trigger_source": trigger_source,
+            "client_id": optional(lambda: trigger.caller_context.client_id),
             "tenant": access["claimsToAddOrOverride"].get(auth_contract.TENANT_CLAIM),
             "roles": access["claimsToAddOrOverride"][auth_contract.ROLES_CLAIM],
             "scopes_added": access["scopesToAdd"],
             "scopes_suppressed": access["scopesToSuppress"],
         },
     )
-    event.setdefault("response", {})["claimsAndScopeOverrideDetails"] = details
-    return event
+    overrides = response_overrides(trigger)
+    overrides.id_token_generation = details["idTokenGeneration"]
+    overrides.access_token_generation = access
+    return trigger.raw_event

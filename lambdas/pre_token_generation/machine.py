@@ -14,6 +14,11 @@ https://docs.aws.amazon.com/cognito/latest/developerguide/user-pool-lambda-pre-t
 - The platform's own client is in no tenant: it gets a token without a tenant only when every
   scope it asks for is a platform machine scope, which no tenant route accepts.
 - Any other client gets no token.
+
+The event is read, and the answer written, through Powertools' `PreTokenGenerationV2TriggerEvent`
+(cognito_event.py). Its docstring lists only the user trigger sources, but its `request.scopes`
+reads `request["scopes"]` whatever the source, which is where the V3_0 client-credentials event
+puts the scopes asked for.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import os
 from typing import Any
 
 import auth_contract
+from pre_token_generation.cognito_event import PreTokenGenerationV2TriggerEvent, optional, response_overrides
 from shared.machine_clients import MachineClientRecords, machine_client_records
 
 TRIGGER_SOURCE = "TokenGeneration_ClientCredentials"
@@ -35,19 +41,19 @@ class MachineTokenRefused(Exception):
     """No token for this client. Cognito answers the token request with an error and no token."""
 
 
-def client_id_of(event: dict[str, Any]) -> str:
-    client_id = (event.get("callerContext") or {}).get("clientId")
+def client_id_of(event: PreTokenGenerationV2TriggerEvent) -> str:
+    client_id = optional(lambda: event.caller_context.client_id)
     if not isinstance(client_id, str) or not client_id:
         raise MachineTokenRefused("Token refused: no client")
     return client_id
 
 
 def machine_customization(
-    event: dict[str, Any], records: MachineClientRecords, resource_server: str
+    event: PreTokenGenerationV2TriggerEvent, records: MachineClientRecords, resource_server: str
 ) -> tuple[str | None, dict[str, Any]]:
     """The client's tenant (None for the platform client) and the `claimsAndScopeOverrideDetails`."""
     client_id = client_id_of(event)
-    requested = {scope for scope in (event.get("request") or {}).get("scopes") or [] if isinstance(scope, str)}
+    requested = {scope for scope in optional(lambda: event.request.scopes) or [] if isinstance(scope, str)}
     tenant = records.tenant_of(client_id)
     if tenant is None:
         platform = {auth_contract.qualified_scope(resource_server, s) for s in auth_contract.PLATFORM_MACHINE_SCOPES}
@@ -66,22 +72,24 @@ def machine_customization(
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    client_id = (event.get("callerContext") or {}).get("clientId")
+    trigger = PreTokenGenerationV2TriggerEvent(event)
+    client_id = optional(lambda: trigger.caller_context.client_id)
     try:
         tenant, details = machine_customization(
-            event, machine_client_records(), os.environ["RESOURCE_SERVER_IDENTIFIER"]
+            trigger, machine_client_records(), os.environ["RESOURCE_SERVER_IDENTIFIER"]
         )
     except MachineTokenRefused as refusal:
         logger.warning("machine token refused", extra={"client_id": client_id, "reason": str(refusal)})
         raise
+    access = details["accessTokenGeneration"]
     logger.info(
         "machine token customized",
         extra={
-            "trigger_source": event.get("triggerSource"),
+            "trigger_source": optional(lambda: trigger.trigger_source),
             "client_id": client_id,
             "tenant": tenant,
-            "scopes_suppressed": details["accessTokenGeneration"].get("scopesToSuppress", []),
+            "scopes_suppressed": access.get("scopesToSuppress", []),
         },
     )
-    event.setdefault("response", {})["claimsAndScopeOverrideDetails"] = details
-    return event
+    response_overrides(trigger).access_token_generation = access
+    return trigger.raw_event

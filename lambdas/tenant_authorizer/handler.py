@@ -17,6 +17,12 @@ the store again on every request (shared/api.py), from the context this function
 The context is what the backend's claims module reads: `tenant`, `roles` and `scopes`
 (space-separated), `sub`, `client_id`, `username`, `token_use`, and for the revocation check
 `origin_jti`, `iat`, `exp`.
+
+The event is read through Powertools' `APIGatewayAuthorizerEventV2` and the answer written with
+its `APIGatewayAuthorizerResponseV2` (Event Source Data Classes, "API Gateway Authorizer V2":
+https://docs.powertools.aws.dev/lambda/python/latest/utilities/data_classes/). The data class
+trusts the event's shape (its `headers` wraps `event["headers"]` whatever it holds), so the shape
+is checked first, and a malformed event is a denial like any other.
 """
 
 from __future__ import annotations
@@ -27,6 +33,10 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
 
 import auth_contract
 from jwtcheck.jwks import JwksCache
@@ -37,7 +47,6 @@ from tenant_authorizer.verifier import AccessTokenVerifier, ConfigurationError, 
 
 logger = Logger()
 
-DENY: dict[str, Any] = {"isAuthorized": False}
 TENANT_PATH_PARAMETER = auth_contract.TENANT_PATH_PARAMETER
 REQUIRED_SCOPE = auth_contract.ITEMS_READ
 
@@ -56,9 +65,20 @@ def verifier() -> AccessTokenVerifier:
     return AccessTokenVerifier(settings, JwksCache(settings.jwks_url))
 
 
-def bearer_token(event: dict[str, Any]) -> str:
-    headers = event.get("headers") or {}
-    value = headers.get("authorization") if isinstance(headers, dict) else None
+def authorizer_event(event: Any) -> APIGatewayAuthorizerEventV2:
+    """`event` as a payload 2.0 Lambda authorizer event; Refused when it is not even an object."""
+    if not isinstance(event, dict):
+        raise Refused("event is not an object")
+    return APIGatewayAuthorizerEventV2(event)
+
+
+def bearer_token(event: APIGatewayAuthorizerEventV2) -> str:
+    # Powertools' `headers` is `CaseInsensitiveDict(event["headers"])`: a KeyError when the key is
+    # absent, and a string or a list fails inside it, so the raw value's shape is checked first.
+    # API Gateway sends payload 2.0 header names in lower case; the lookup ignores case anyway.
+    if not isinstance(event.raw_event.get("headers"), dict):
+        raise Refused("no authorization header")
+    value = event.headers.get("authorization")
     if not isinstance(value, str):
         raise Refused("no authorization header")
     scheme, _, token = value.strip().partition(" ")
@@ -69,7 +89,13 @@ def bearer_token(event: dict[str, Any]) -> str:
     raise Refused("not a bearer token")
 
 
-def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str | None) -> dict[str, Any]:
+def path_tenant(event: APIGatewayAuthorizerEventV2) -> Any:
+    """The raw `{tenantId}` path parameter (None when there is none), for the caller to judge."""
+    parameters = event.path_parameters  # Powertools: absent or null reads as {}
+    return parameters.get(TENANT_PATH_PARAMETER) if isinstance(parameters, dict) else None
+
+
+def decide(event: APIGatewayAuthorizerEventV2, claims: dict[str, Any], resource_server: str | None) -> dict[str, Any]:
     """The simple response for verified `claims` on this request's path.
 
     The tenant-path rule: a tenant's member (items.read and a tenant claim) may reach their own
@@ -79,8 +105,8 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
     roles = [role for role in parse_list(claims.get(auth_contract.ROLES_CLAIM), "roles") if role in auth_contract.ROLES]
     scopes = scope_list(claims.get("scope"))
     granted = {short_scope(scope, resource_server) for scope in scopes}
-    path_tenant = (event.get("pathParameters") or {}).get(TENANT_PATH_PARAMETER)
-    if not is_tenant_id(path_tenant):
+    tenant_in_path = path_tenant(event)
+    if not is_tenant_id(tenant_in_path):
         raise Refused("no usable tenant in the path")
     tenant = claims.get(auth_contract.TENANT_CLAIM)
     if auth_contract.PLATFORM_OPERATOR in roles and auth_contract.PLATFORM_SCOPE in granted:
@@ -90,25 +116,23 @@ def decide(event: dict[str, Any], claims: dict[str, Any], resource_server: str |
             raise Refused("token has no usable tenant")
         if REQUIRED_SCOPE not in granted:
             raise Refused("token lacks the required scope")
-        if path_tenant != tenant:
+        if tenant_in_path != tenant:
             raise Refused("tenant in path is not the token's tenant")
     username = claims.get("username")
     origin_jti = claims.get("origin_jti")
-    return {
-        "isAuthorized": True,
-        "context": {
-            "tenant": tenant or "",
-            "roles": " ".join(roles),
-            "scopes": " ".join(scopes),
-            "sub": claims["sub"],
-            "client_id": claims["client_id"],
-            "username": username if isinstance(username, str) else "",
-            "token_use": claims["token_use"],
-            "origin_jti": origin_jti if isinstance(origin_jti, str) else "",
-            "iat": claims["iat"],
-            "exp": claims["exp"],
-        },
+    context = {
+        "tenant": tenant or "",
+        "roles": " ".join(roles),
+        "scopes": " ".join(scopes),
+        "sub": claims["sub"],
+        "client_id": claims["client_id"],
+        "username": username if isinstance(username, str) else "",
+        "token_use": claims["token_use"],
+        "origin_jti": origin_jti if isinstance(origin_jti, str) else "",
+        "iat": claims["iat"],
+        "exp": claims["exp"],
     }
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=context).asdict()
 
 
 def check_not_revoked(response: dict[str, Any], resource_server: str | None) -> None:
@@ -131,17 +155,16 @@ def denial(error: Exception, log: Logger) -> dict[str, Any]:
         )
     else:
         log.info("denied", extra={"reason": reason})
-    return DENY
+    return APIGatewayAuthorizerResponseV2(authorize=False).asdict()
 
 
 def authorize(event: Any) -> dict[str, Any]:
     """The authorizer's answer for `event`; never raises."""
     try:
-        if not isinstance(event, dict):
-            raise Refused("event is not an object")
-        claims = verifier().verify(bearer_token(event))
+        request = authorizer_event(event)
+        claims = verifier().verify(bearer_token(request))
         resource_server = os.environ.get(RESOURCE_SERVER_ENV) or None
-        response = decide(event, claims, resource_server)
+        response = decide(request, claims, resource_server)
         check_not_revoked(response, resource_server)
     except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
         return denial(error, logger)

@@ -12,7 +12,8 @@ in stacks/api_http.py), so for up to the configured cache time a deleted client'
 stands; the handler's own checks and the revocation store close that gap.
 
 The context is what lambdas/shared/claims.py reads from a Lambda authorizer: `tenant`, `scopes`,
-`sub`, `client_id`, `token_use`, and empty `username` and `roles`.
+`sub`, `client_id`, `token_use`, and empty `username` and `roles`. The event is read, and the answer
+written, with Powertools' payload 2.0 authorizer data classes, as in handler.py.
 """
 
 from __future__ import annotations
@@ -24,13 +25,24 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerEventV2,
+    APIGatewayAuthorizerResponseV2,
+)
 
 import auth_contract
 from jwtcheck.jwks import JwksCache
 from jwtcheck.rules import scope_list
 from shared.claims import RESOURCE_SERVER_ENV, is_tenant_id, short_scope
 from shared.machine_clients import machine_client_records
-from tenant_authorizer.handler import TENANT_PATH_PARAMETER, Refused, bearer_token, check_not_revoked, denial
+from tenant_authorizer.handler import (
+    Refused,
+    authorizer_event,
+    bearer_token,
+    check_not_revoked,
+    denial,
+    path_tenant,
+)
 from tenant_authorizer.verifier import (
     ISSUER_ENV,
     JWKS_URL_ENV,
@@ -56,7 +68,10 @@ def verifier() -> AccessTokenVerifier:
 
 
 def decide(
-    event: dict[str, Any], claims: dict[str, Any], resource_server: str | None, tenant_of: Callable[[str], str | None]
+    event: APIGatewayAuthorizerEventV2,
+    claims: dict[str, Any],
+    resource_server: str | None,
+    tenant_of: Callable[[str], str | None],
 ) -> dict[str, Any]:
     """The simple response for verified `claims`; `tenant_of(client_id)` is the registered tenant or None."""
     client_id = claims["client_id"]
@@ -68,37 +83,33 @@ def decide(
     tenant = claims.get(auth_contract.TENANT_CLAIM)
     if not is_tenant_id(tenant):
         raise Refused("token has no usable tenant")
-    path_tenant = (event.get("pathParameters") or {}).get(TENANT_PATH_PARAMETER)
-    if path_tenant != tenant:
+    if path_tenant(event) != tenant:
         raise Refused("tenant in path is not the token's tenant")
     if tenant_of(client_id) != tenant:
         raise Refused("client is not registered for this tenant")
-    return {
-        "isAuthorized": True,
-        "context": {
-            "tenant": tenant,
-            "roles": "",
-            "scopes": " ".join(scopes),
-            "sub": claims["sub"],
-            "client_id": client_id,
-            "username": "",
-            "token_use": claims["token_use"],
-            # For the revocation check of the handler behind (API Gateway caches this answer).
-            "origin_jti": "",
-            "iat": claims["iat"],
-            "exp": claims["exp"],
-        },
+    context = {
+        "tenant": tenant,
+        "roles": "",
+        "scopes": " ".join(scopes),
+        "sub": claims["sub"],
+        "client_id": client_id,
+        "username": "",
+        "token_use": claims["token_use"],
+        # For the revocation check of the handler behind (API Gateway caches this answer).
+        "origin_jti": "",
+        "iat": claims["iat"],
+        "exp": claims["exp"],
     }
+    return APIGatewayAuthorizerResponseV2(authorize=True, context=context).asdict()
 
 
 def authorize(event: Any) -> dict[str, Any]:
     """The authorizer's answer for `event`; never raises."""
     try:
-        if not isinstance(event, dict):
-            raise Refused("event is not an object")
-        claims = verifier().verify(bearer_token(event))
+        request = authorizer_event(event)
+        claims = verifier().verify(bearer_token(request))
         resource_server = os.environ.get(RESOURCE_SERVER_ENV) or None
-        response = decide(event, claims, resource_server, machine_client_records().tenant_of)
+        response = decide(request, claims, resource_server, machine_client_records().tenant_of)
         check_not_revoked(response, resource_server)
     except Exception as error:  # noqa: BLE001 (every failure, expected or not, is a denial, never a 500)
         return denial(error, logger)
