@@ -1,10 +1,15 @@
-"""Runs in a fresh interpreter for the handlers row: `python -m bench.handler_worker <out.json> cold <module>`
-or `... warm <function>`.
+"""Runs in a fresh interpreter for the handlers row: `python -m bench.handler_worker <out.json> cold <module>`,
+`... warm <function>`, `... revocation <function>` or `... check <function>|all`.
 
 Cold: the time to import one handler module (lambdas/ on sys.path, as in the Lambda asset), with
 nothing of the project imported before. Warm: per-invocation latency of each of the function's
-requests against the floor handler, in alternating blocks, with the items table replaced by an
-in-memory stand-in at the seam the handlers use (their module-level `items_table()`).
+requests against the floor handler, in alternating blocks, with what the handler reaches AWS
+through replaced by in-memory stand-ins at the seams the handlers use (their module-level
+factories: `items_table()`, `tenants_table()`, `machine_clients()`, `aws_directory()`; see
+bench/events.py `stand_ins`). Check: each request once, and what it answered (tests/test_bench.py).
+
+No AWS credentials reach the worker: a call that escaped the stand-ins fails at once (botocore
+finds no credentials) instead of reaching AWS.
 
 Standard output goes to /dev/null: the handlers' JSON logs are written (their cost is real) but
 never mixed with the results, which go to <out.json>.
@@ -23,6 +28,18 @@ WARMUP_CALLS = 200
 BLOCKS = 6
 CALLS_PER_BLOCK = 250
 
+# Where botocore looks for credentials in the environment: none of them reaches the worker.
+NO_CREDENTIALS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_ROLE_ARN",
+)
+
 
 def _prepare(function: str = "bench") -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -30,6 +47,12 @@ def _prepare(function: str = "bench") -> None:
     sys.path.insert(0, str(LAMBDAS))
     from bench.lambda_env import HANDLER_ENVIRONMENT
 
+    for name in NO_CREDENTIALS:
+        os.environ.pop(name, None)
+    # Nor from files or the instance metadata service (botocore's credential chain).
+    os.environ.update(
+        {"AWS_SHARED_CREDENTIALS_FILE": os.devnull, "AWS_CONFIG_FILE": os.devnull, "AWS_EC2_METADATA_DISABLED": "true"}
+    )
     os.environ.update(HANDLER_ENVIRONMENT)
     os.environ["POWERTOOLS_SERVICE_NAME"] = function
 
@@ -76,25 +99,28 @@ def _framework_floor(route_key: str):
     return lambda_handler
 
 
+def _handler(function: str):
+    """The function's handler module, its AWS-facing factories replaced by their stand-ins."""
+    from bench import events
+
+    handler = importlib.import_module(f"{function}.handler")
+    events.install_stand_ins(function, handler)
+    return handler
+
+
 def warm(function: str) -> dict:
     _prepare(function)
     from bench import events, floor_handler
 
-    handler = importlib.import_module(f"{function}.handler")
+    handler = _handler(function)
     events.install_revocation_store()
-    if hasattr(handler, "items_table"):
-        from shared.items_table import ItemsTable
-
-        table = ItemsTable(events.StubTable())
-        handler.items_table = lambda: table
     context = events.LambdaContext()
     results = {}
-    for label, event in events.scenarios()[function]:
+    for label, event, expected in events.scenarios()[function]:
         statuses = set()
 
         def call(e, statuses=statuses):
-            response = handler.lambda_handler(e, context)
-            statuses.add(response.get("statusCode", 200) if isinstance(response, dict) else None)
+            statuses.add(events.status_of(handler.lambda_handler(e, context)))
 
         def floor(e):
             floor_handler.lambda_handler(e, context)
@@ -120,6 +146,7 @@ def warm(function: str) -> dict:
             "floor_us": floor_us,
             "framework_floor_us": framework_us,
             "statuses": sorted(statuses, key=str),
+            "expected": expected,
         }
     return results
 
@@ -132,12 +159,7 @@ def revocation(function: str) -> dict:
     from bench import events
     from shared import revocation as store
 
-    handler = importlib.import_module(f"{function}.handler")
-    if hasattr(handler, "items_table"):
-        from shared.items_table import ItemsTable
-
-        table = ItemsTable(events.StubTable())
-        handler.items_table = lambda: table
+    handler = _handler(function)
     real_check = store.check_identity
     cached = events.install_revocation_store()
     uncached = store.RevocationChecker(events.revocation_client(), cached._table, item_cache_seconds=0)
@@ -148,13 +170,12 @@ def revocation(function: str) -> dict:
     }
     context = events.LambdaContext()
     results = {}
-    for label, event in events.scenarios()[function]:
+    for label, event, expected in events.scenarios()[function]:
         samples: dict[str, list[float]] = {name: [] for name in variants}
         statuses = set()
 
         def call(e, statuses=statuses):
-            response = handler.lambda_handler(e, context)
-            statuses.add(response.get("statusCode", 200))
+            statuses.add(events.status_of(handler.lambda_handler(e, context)))
 
         def use(name):
             check, checker = variants[name]
@@ -172,14 +193,38 @@ def revocation(function: str) -> dict:
         results[label] = {
             **{f"{name}_us": values for name, values in samples.items()},
             "reads": uncached.reads,
-            "statuses": sorted(statuses),
+            "statuses": sorted(statuses, key=str),
+            "expected": expected,
         }
+    return results
+
+
+def check(target: str) -> dict:
+    """Each request of the function (`all`: of every function with requests) once, as the warm run
+    makes it: what it answered, or what it raised, and what it should have answered (a refusal or a
+    crash of the success path being measured shows here, not as a figure)."""
+    _prepare(target)
+    from bench import events
+
+    every = events.scenarios()
+    results: dict[str, dict] = {}
+    for function in sorted(every) if target == "all" else [target]:
+        handler = _handler(function)
+        events.install_revocation_store()
+        context = events.LambdaContext()
+        results[function] = {}
+        for label, event, expected in every[function]:
+            try:
+                status = events.status_of(handler.lambda_handler(events.fresh(event), context))
+            except Exception as failure:  # noqa: BLE001 (reported, not raised: the next requests are checked too)
+                status = f"raised {type(failure).__name__}: {failure}"
+            results[function][label] = {"status": status, "expected": expected}
     return results
 
 
 def main() -> None:
     out, mode, target = sys.argv[1], sys.argv[2], sys.argv[3]
-    runners = {"cold": cold, "warm": warm, "revocation": revocation}
+    runners = {"cold": cold, "warm": warm, "revocation": revocation, "check": check}
     result = runners[mode](target)
     Path(out).write_text(json.dumps(result))
 

@@ -10,7 +10,7 @@ import pytest
 
 from bench.__main__ import SCHEMA_VERSION, parse_args, report, table, write
 from bench.artifacts import dev_files, docker_context
-from bench.common import ERROR, FAIL, PASS, UNAVAILABLE, Measurement, percentile, unavailable
+from bench.common import ERROR, FAIL, INFO, PASS, UNAVAILABLE, Measurement, percentile, unavailable
 
 
 def sample() -> list[Measurement]:
@@ -167,3 +167,99 @@ def test_cold_import_split_follows_each_module_up_its_import_chain():
         "own": {"powertools": 5.0, "pyjwt/cryptography": 2.0, "boto3/botocore": 11.0, "project": 2.3, "stdlib": 3.5},
         "stdlib_imported_by": {"powertools": 2.0, "pyjwt/cryptography": 0.0, "boto3/botocore": 1.0, "project": 0.5},
     }
+
+
+# ------------------------------------------------------------------ the handlers row's requests
+
+
+def test_every_function_has_warm_requests_or_says_where_its_warm_path_is_measured():
+    from bench import events
+    from bench.handlers import WARM_ELSEWHERE, functions
+
+    assert sorted(events.scenarios()) == sorted(set(functions()) - set(WARM_ELSEWHERE))
+
+
+def test_each_http_request_is_a_payload_2_0_event_of_its_route_with_one_authorizer_result():
+    from bench import events
+
+    for function, requests in events.scenarios().items():
+        for label, event, expected in requests:
+            if "routeKey" not in event:  # the pre-token trigger, on V3_0
+                assert (function, event["version"], expected) == ("pre_token_generation", "3", events.CUSTOMIZED)
+                continue
+            method, _, route = event["routeKey"].partition(" ")
+            path = route
+            for name, value in (event.get("pathParameters") or {}).items():
+                path = path.replace(f"{{{name}}}", value)
+            context = event["requestContext"]
+            assert label.partition("?")[0] == event["routeKey"] == context["routeKey"], function
+            assert (event["version"], context["http"]["method"]) == ("2.0", method), label
+            assert event["rawPath"] == context["http"]["path"] == path, label
+            assert len(context["authorizer"]) == 1 and set(context["authorizer"]) <= {"jwt", "lambda"}, label
+            assert isinstance(expected, int) and 200 <= expected < 300, label
+
+
+@pytest.mark.e2e  # the bench's own worker, in a child process
+def test_each_request_answers_its_success_status_against_the_stand_ins():
+    """What the warm rows measure is the success path: one call of each request, in the worker
+    the bench runs (stand-ins installed, no AWS credentials), answers the status it expects."""
+    from bench import events
+    from bench.common import run_worker
+    from bench.handlers import WORKER
+
+    results = run_worker(WORKER, "check", "all")
+    answered = {(function, label): result["status"] for function, by in results.items() for label, result in by.items()}
+    expected = {(function, s.label): s.expected for function, requests in events.scenarios().items() for s in requests}
+    assert answered == expected
+
+
+def _warm_result(statuses: list, expected: object) -> dict:
+    return {
+        "handler_us": [100.0] * 20,
+        "floor_us": [5.0] * 20,
+        "framework_floor_us": [40.0] * 20,
+        "statuses": statuses,
+        "expected": expected,
+    }
+
+
+def test_a_warm_row_is_an_error_unless_the_handler_answered_exactly_the_status_it_expects(monkeypatch):
+    from bench import handlers
+    from bench.events import CUSTOMIZED
+
+    results = {
+        "machine_clients": {"GET /tenants/{tenantId}/machine-clients": _warm_result([200], 200)},
+        "pre_token_generation": {"TokenGeneration_Authentication": _warm_result([CUSTOMIZED], CUSTOMIZED)},
+        "tenant_admin": {
+            "GET /tenants/{tenantId}/members": _warm_result([403], 200),
+            "POST /tenants": _warm_result([201, 500], 201),
+        },
+    }
+    monkeypatch.setattr(handlers, "functions", lambda: sorted(results))
+    monkeypatch.setattr(handlers, "run_worker", lambda worker, mode, function: results[function])
+    rows = {row.item: row for row in handlers.warm_rows()}
+    listed = rows["machine_clients: warm GET /tenants/{tenantId}/machine-clients p50"]
+    assert (listed.value, listed.unit, listed.floor, listed.ratio, listed.status) == (100.0, "us", 5.0, 20.0, FAIL)
+    assert "status 200" in listed.note and "Powertools-only handler p50 40 us" in listed.note
+    assert rows["pre_token_generation: warm TokenGeneration_Authentication p50"].status == FAIL  # 20x the floor
+    refused = rows["tenant_admin: warm GET /tenants/{tenantId}/members p50"]
+    assert refused.status == ERROR and refused.note.startswith("handler answered [403], not 200: measurement invalid")
+    assert rows["tenant_admin: warm POST /tenants p50"].status == ERROR
+
+
+def test_a_revocation_row_is_an_error_unless_the_handler_answered_the_status_it_expects(monkeypatch):
+    from bench import handlers
+
+    def result(statuses: list, expected: int) -> dict:
+        samples = {
+            f"{name}_us": [value] * 20 for name, value in (("without", 60.0), ("cached", 66.0), ("uncached", 400.0))
+        }
+        return {"GET /x": {**samples, "reads": 20, "statuses": statuses, "expected": expected}}
+
+    results = {"me": result([200], 200), "tenant_summary": result([401], 200)}
+    monkeypatch.setattr(handlers, "run_worker", lambda worker, mode, function: results[function])
+    rows = {row.item: row for row in handlers.revocation_rows()}
+    cached = rows["me: warm GET /x with the revocation check, cached, p50"]
+    assert (cached.value, cached.floor, cached.ratio, cached.status) == (66.0, 60.0, 1.1, INFO)
+    refused = rows["tenant_summary: warm GET /x with the revocation check, uncached, p50"]
+    assert refused.status == ERROR and refused.note.startswith("handler answered [401], not 200")
