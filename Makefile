@@ -7,10 +7,13 @@ CDK := node_modules/.bin/cdk
 # actionlint from requirements-dev.txt. Its shellcheck/pyflakes hooks are off so that the result
 # does not depend on what else a machine has installed.
 ACTIONLINT := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
-# pytest-xdist: one worker per core (PYTEST_WORKERS=0 runs in one process). A worker takes a whole
-# test file at a time, so a file's module fixtures (the local stack, checkov) start once; files go
-# out in the order collected (--no-loadscope-reorder), which tests/schedule.py makes longest first.
-PYTEST_WORKERS ?= auto
+# pytest-xdist: one worker per core, plus one (PYTEST_WORKERS=0 runs in one process). About a third
+# of the suite's wall time is waiting, not CPU: fetch deadlines against slow key endpoints, the 2 s
+# revocation cache in the end-to-end tests. The extra worker runs tests in those waits (2 cores:
+# 74-78 s with 3 workers, 84 s with 2; docs/benchmarks.md). A worker takes a whole test file at a
+# time, so a file's module fixtures (the local stack, checkov) start once; files go out in the order
+# collected (--no-loadscope-reorder), which tests/schedule.py makes longest first.
+PYTEST_WORKERS ?= $(shell python3 -c 'import os; print((os.cpu_count() or 1) + 1)')
 PYTEST := $(PYTHON) -m pytest
 PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
 # Extra `cdk deploy` flags; CI passes --require-approval never (its approval is the GitHub environment).

@@ -1,8 +1,8 @@
 """Row 2: `make test` and `make test-fast` wall times (median of --runs each), and synthesis in the suite.
 
 `make test` is timed whole, as a contributor runs it: set-up check, ruff, the format check, mypy
-(warm cache), actionlint and pytest (`-n auto --dist loadfile --no-loadscope-reorder`: one worker
-per core, longest files first). `make test-fast` is the unit tier. Then one more pytest run of the
+(warm cache), actionlint and pytest (`-n <cores + 1> --dist loadfile --no-loadscope-reorder`,
+longest files first). `make test-fast` is the unit tier. Then one more pytest run of the
 suite with the bench.pytest_timing plugin (it imports the CDK in every worker, so it is kept out of
 the timed runs) times tests/synth.py's `synthesize` and counts every App.synth() by configuration.
 """
@@ -10,6 +10,7 @@ the timed runs) times tests/synth.py's `synthesize` and counts every App.synth()
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -28,7 +29,8 @@ TARGET_SECONDS = 90.0
 FAST_TARGET_SECONDS = 15.0
 MAKE_TEST = ["make", "test"]
 MAKE_TEST_FAST = ["make", "test-fast"]
-SUITE = ["-m", "pytest", "-q", "-n", "auto", "--dist", "loadfile", "--no-loadscope-reorder"]  # make test's pytest
+WORKERS = str((os.cpu_count() or 1) + 1)  # as the Makefile's PYTEST_WORKERS
+SUITE = ["-m", "pytest", "-q", "-n", WORKERS, "--dist", "loadfile", "--no-loadscope-reorder"]  # make test's pytest
 SUITE_TEXT = "python " + " ".join(SUITE)
 MAX_SYNTHS_PER_CONFIGURATION = 1
 

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-from stacks.lambda_packaging import SERVICE_DIR
-from stacks.web_service import CONTAINER_NAME, HEALTH_PATH
 from tests.fargate_sandbox import ContainerSpec, Dockerfile, PreparedPath, run
 from tests.synth import Synthesized
 
@@ -40,6 +38,9 @@ def task_definition(synthesized: Synthesized) -> dict:
 
 @pytest.fixture(scope="module")
 def spec(test_env: Synthesized) -> ContainerSpec:
+    from stacks.lambda_packaging import SERVICE_DIR  # the stacks (and the CDK) load only where used: the
+    from stacks.web_service import CONTAINER_NAME, HEALTH_PATH  # unit tests of this file never do
+
     return ContainerSpec.from_task_definition(
         task_definition(test_env),
         CONTAINER_NAME,

@@ -7,16 +7,18 @@ from __future__ import annotations
 import copy
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aws_cdk as cdk
 import pytest
-from aws_cdk.assertions import Match, Template
 
-from stacks.app_builder import add_deploy_access
 from stacks.config import ConfigError, parse_ci_config
-from stacks.deploy_access_stack import BOOTSTRAP_ROLE_KINDS, DeployAccessStack
-from stacks.nag import add_checks
 from tests.synth import synthesize
+
+if TYPE_CHECKING:
+    from aws_cdk.assertions import Template
+
+# The CDK and the stacks are imported where they are used: the config tests of this file are unit
+# tests, and a run of the unit tier does not load the CDK (and start its Node process) for them.
 
 CONTEXT = json.loads((Path(__file__).resolve().parent.parent / "cdk.json").read_text())["context"]
 STACK_NAME = "jwt-auth-deploy-access"
@@ -35,6 +37,12 @@ def synthesized_template() -> dict:
 
 def build(**changes) -> Template:
     """The stack alone, from a changed `ci` section, checked by cdk-nag like every synth."""
+    import aws_cdk as cdk
+    from aws_cdk.assertions import Template
+
+    from stacks.deploy_access_stack import DeployAccessStack
+    from stacks.nag import add_checks
+
     app = cdk.App()
     stack = DeployAccessStack(app, "DeployAccess", ci=parse_ci_config(ci_raw(**changes)))
     add_checks(app)
@@ -44,6 +52,8 @@ def build(**changes) -> Template:
 
 @pytest.fixture(scope="module")
 def template() -> Template:
+    from aws_cdk.assertions import Template
+
     return Template.from_json(synthesized_template())
 
 
@@ -165,6 +175,8 @@ def test_an_existing_provider_of_the_account_is_reused_instead_of_created():
 
 
 def test_the_deploy_role_can_only_assume_the_cdk_bootstrap_roles_of_its_account(template):
+    from stacks.deploy_access_stack import BOOTSTRAP_ROLE_KINDS
+
     (role_id,) = template.find_resources(ROLE)
     (policy,) = template.find_resources("AWS::IAM::Policy", {"Properties": {"Roles": [{"Ref": role_id}]}}).values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -183,6 +195,8 @@ def test_the_deploy_role_can_only_assume_the_cdk_bootstrap_roles_of_its_account(
 
 
 def test_bootstrap_roles_are_listed_for_every_configured_region():
+    from stacks.deploy_access_stack import BOOTSTRAP_ROLE_KINDS
+
     built = build(regions=["eu-west-1", "us-east-1"])
     (policy,) = built.find_resources("AWS::IAM::Policy").values()
     (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
@@ -194,6 +208,8 @@ def test_deploy_sessions_last_at_most_an_hour_and_the_role_name_is_the_configure
 
 
 def test_outputs_give_the_role_arn_for_the_github_environments(template):
+    from aws_cdk.assertions import Match
+
     template.has_output("DeployRoleArn", {"Value": {"Fn::GetAtt": [Match.any_value(), "Arn"]}})
 
 
@@ -207,5 +223,9 @@ def test_the_stack_lives_outside_every_environment_stage_once_per_app():
 
 
 def test_without_a_ci_section_there_is_no_deploy_access_stack():
+    import aws_cdk as cdk
+
+    from stacks.app_builder import add_deploy_access
+
     app = cdk.App(context={key: value for key, value in CONTEXT.items() if key != "ci"})
     assert add_deploy_access(app, project="jwt-auth") is None
