@@ -16,6 +16,8 @@ ACTIONLINT := $(VENV)/bin/actionlint -shellcheck= -pyflakes=
 PYTEST_WORKERS ?= $(shell python3 -c 'import os; print((os.cpu_count() or 1) + 1)')
 PYTEST := $(PYTHON) -m pytest
 PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile --no-loadscope-reorder
+# The unit tier only computes (nothing to wait for): one worker per core is its best.
+UNIT_WORKERS ?= $(if $(filter 0,$(PYTEST_WORKERS)),0,auto)
 # Extra `cdk deploy` flags; CI passes --require-approval never (its approval is the GitHub environment).
 CDK_DEPLOY_FLAGS ?=
 
@@ -51,7 +53,7 @@ typecheck: setup ## mypy --strict over the project's code (also part of `make te
 
 # One tier each (tests/tiers.py decides a test's tier from what it uses; README.md, "Tests").
 test-fast: setup ## unit tier: no synth, no child processes, no network (a guard fails a test that tries)
-	$(PYTEST) -m unit $(PARALLEL)
+	$(PYTEST) -m unit -n $(UNIT_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test-template: setup ## template tier: synthesized templates, cdk-nag, snapshots, logical IDs
 	$(PYTEST) -m template $(PARALLEL)

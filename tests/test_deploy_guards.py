@@ -8,15 +8,21 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from stacks.app_builder import CDK_JSON
 from stacks.config import ConfigError, parse_env_config
-from stacks.stage import AuthStage
 from tests.cross_stack import exports, resolve
 from tests.synth import ENVIRONMENTS, synthesize, synthesize_changed
+
+if TYPE_CHECKING:
+    from stacks.stage import AuthStage
+
+# cdk.json itself, not stacks.app_builder.CDK_JSON: the config tests here are unit tests, and
+# importing the app builder would load the CDK (and start its Node process) in a unit-tier run.
+CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 
 CONTEXT = json.loads(CDK_JSON.read_text())["context"]
 
