@@ -94,7 +94,7 @@ def run(runs: int = 3) -> list[Measurement]:
                     f"the suite did not finish ({result.returncode}): {result.stdout.strip()[-600:]}",
                 ),
             ]
-    timing = json.loads(out.read_text())
+        timing = json.loads(out.read_text())  # inside: the folder goes when the block ends
     outcomes = timing["outcomes"]
     summary = ", ".join(
         f"{count} {name}"
