@@ -90,16 +90,17 @@ class HeaderCache:
 class CompactJws:
     """A compact JWS whose segments are well-formed and whose header is a valid JOSE header."""
 
-    __slots__ = ("_cached", "_header_segment", "_payload_segment", "_signature_segment", "_token", "header")
+    __slots__ = ("_cached", "_header_segment", "_headers", "_payload_segment", "_signature_segment", "_token", "header")
 
     def __init__(self, token: str, headers: HeaderCache | None = None) -> None:
-        """Reads `token`'s header (from `headers` when it holds this exact segment); jwt.DecodeError
-        or jwt.InvalidTokenError if the token is malformed."""
+        """Reads `token`'s header (from `headers` when it holds this exact segment, and into it once
+        the signature verified); jwt.DecodeError or jwt.InvalidTokenError if the token is malformed."""
         match = _COMPACT.fullmatch(token) if isinstance(token, str) else None
         if match is None:
             raise jwt.DecodeError("not three base64url segments")
         self._token = token
         self._header_segment, self._payload_segment, self._signature_segment = match.groups()
+        self._headers = headers
         cached = headers.get(self._header_segment) if headers is not None else None
         self._cached = cached is not None
         self.header: Mapping[str, Any] = cached if cached is not None else _read_header(self._header_segment)
@@ -111,10 +112,10 @@ class CompactJws:
         *,
         require: Collection[str] = (),
         issuer: str | None = None,
-        headers: HeaderCache | None = None,
     ) -> dict[str, Any]:
         """The payload, once the signature verified with `key` under `algorithm` and the claim
-        checks above passed; a jwt.PyJWTError otherwise. A verified header goes into `headers`."""
+        checks above passed; a jwt.PyJWTError otherwise. A verified header goes into the cache the
+        token was read with."""
         if self.header.get("alg") != algorithm:
             raise jwt.InvalidAlgorithmError("The specified alg value is not allowed")
         try:
@@ -128,8 +129,8 @@ class CompactJws:
         signing_input = self._token[: len(self._header_segment) + 1 + len(self._payload_segment)].encode("ascii")
         if not verifier.verify(signing_input, prepared, signature):
             raise jwt.InvalidSignatureError("Signature verification failed")
-        if headers is not None and not self._cached:
-            headers.remember(self._header_segment, self.header)
+        if self._headers is not None and not self._cached:
+            self._headers.remember(self._header_segment, self.header)
         claims = _json_object(_segment_bytes(self._payload_segment, "payload"), "payload")
         _check_registered_claims(claims, require, issuer)
         return claims

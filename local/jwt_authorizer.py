@@ -126,7 +126,7 @@ class JwtAuthorizer:
         try:
             # The signature, then the payload (a JSON object): jwtcheck/jws.py. Issuer, audience
             # and dates: _check_claims, with API Gateway's wording.
-            claims = token_jws.verified_claims(public_key, algorithm, headers=self.headers)
+            claims = token_jws.verified_claims(public_key, algorithm)
         except (jwt.PyJWTError, ValueError, TypeError):
             raise TokenRejected("the signature is invalid") from None
         self._check_claims(claims)

@@ -189,7 +189,7 @@ class AlbTokenVerifier:
         key = self.keys.get(header["kid"])
         try:
             # The signature over the padded segments, then the payload (a JSON object): jwtcheck/jws.py.
-            claims = token_jws.verified_claims(key, ALGORITHM, headers=self.headers)
+            claims = token_jws.verified_claims(key, ALGORITHM)
         except jwt.PyJWTError as error:
             raise AlbAuthError(f"token rejected: {type(error).__name__}") from None
         # A key fetch may have taken a while: the header's expiry again, then the payload's dates.

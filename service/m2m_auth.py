@@ -67,9 +67,7 @@ class MachineTokenVerifier:
             key = self.jwks.key(token_jws.header.get("kid"), ALGORITHM)
             # The signature, then the payload: a JSON object with the required claims and `iss` the
             # issuer (jwtcheck/jws.py). Dates: the shared rule below (JSON numbers only).
-            claims = token_jws.verified_claims(
-                key, ALGORITHM, require=REQUIRED_CLAIMS, issuer=self.issuer, headers=self.headers
-            )
+            claims = token_jws.verified_claims(key, ALGORITHM, require=REQUIRED_CLAIMS, issuer=self.issuer)
             check_times(claims, self.clock(), required=("exp", "iat"))
             check_audience(claims, self.client_ids)
         except MachineAuthError:

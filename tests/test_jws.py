@@ -274,10 +274,10 @@ def test_only_the_header_of_a_verified_token_is_cached():
     public_key = RSA_KEY.private_key.public_key()
     forged = rs256_token(key=OTHER_RSA_KEY)  # the same header segment, another key's signature
     with pytest.raises(jwt.InvalidSignatureError):
-        CompactJws(forged, cache).verified_claims(public_key, "RS256", headers=cache)
+        CompactJws(forged, cache).verified_claims(public_key, "RS256")
     assert len(cache) == 0
     token = rs256_token()
-    CompactJws(token, cache).verified_claims(public_key, "RS256", headers=cache)
+    CompactJws(token, cache).verified_claims(public_key, "RS256")
     header: Any = cache.get(_header_of(token))
     assert header == {"kid": RSA_KEY.kid, "alg": "RS256"}
     with pytest.raises(TypeError):  # shared by every later token: read-only
@@ -288,11 +288,11 @@ def test_a_flood_of_forged_headers_neither_grows_the_cache_nor_evicts_the_genuin
     cache = HeaderCache(size=2)
     public_key = RSA_KEY.private_key.public_key()
     token = rs256_token()
-    CompactJws(token, cache).verified_claims(public_key, "RS256", headers=cache)
+    CompactJws(token, cache).verified_claims(public_key, "RS256")
     for number in range(50):
         forged = rs256_token(header={"kid": RSA_KEY.kid, "alg": "RS256", "n": number}, key=OTHER_RSA_KEY)
         with pytest.raises(jwt.InvalidSignatureError):
-            CompactJws(forged, cache).verified_claims(public_key, "RS256", headers=cache)
+            CompactJws(forged, cache).verified_claims(public_key, "RS256")
     assert len(cache) == 1
     assert cache.get(_header_of(token)) is not None
 
@@ -302,7 +302,7 @@ def test_the_cache_holds_at_most_size_headers_the_oldest_dropped_first():
     public_key = RSA_KEY.private_key.public_key()
     tokens = [rs256_token(header={"kid": RSA_KEY.kid, "alg": "RS256", "n": number}) for number in range(5)]
     for token in tokens:
-        CompactJws(token, cache).verified_claims(public_key, "RS256", headers=cache)
+        CompactJws(token, cache).verified_claims(public_key, "RS256")
         assert len(cache) <= 3
     assert [cache.get(_header_of(token)) is not None for token in tokens] == [False, False, True, True, True]
     with pytest.raises(ValueError, match="size"):
@@ -312,7 +312,7 @@ def test_the_cache_holds_at_most_size_headers_the_oldest_dropped_first():
 def test_a_changed_header_is_read_afresh_and_judged_on_its_own():
     cache = HeaderCache()
     public_key = RSA_KEY.private_key.public_key()
-    CompactJws(rs256_token(), cache).verified_claims(public_key, "RS256", headers=cache)
+    CompactJws(rs256_token(), cache).verified_claims(public_key, "RS256")
     # The same members spelled differently, then another alg, a kid that is not a string, b64 false.
     respaced = attacks.compact(
         b'{"kid":"%s","alg":"RS256"}' % RSA_KEY.kid.encode(), claims(), attacks.rs256(RSA_KEY.private_key)
@@ -320,9 +320,7 @@ def test_a_changed_header_is_read_afresh_and_judged_on_its_own():
     assert CompactJws(respaced, cache).header == {"kid": RSA_KEY.kid, "alg": "RS256"}
     assert cache.get(_header_of(respaced)) is None
     with pytest.raises(jwt.InvalidAlgorithmError):
-        CompactJws(rs256_token(header={"kid": RSA_KEY.kid, "alg": "HS256"}), cache).verified_claims(
-            public_key, "RS256", headers=cache
-        )
+        CompactJws(rs256_token(header={"kid": RSA_KEY.kid, "alg": "HS256"}), cache).verified_claims(public_key, "RS256")
     for header in ({"kid": 1, "alg": "RS256"}, {"kid": RSA_KEY.kid, "alg": "RS256", "b64": False}):
         with pytest.raises(jwt.InvalidTokenError):
             CompactJws(rs256_token(header=header), cache)
@@ -346,7 +344,7 @@ def test_a_cached_header_changes_no_verdict(build: Callable[[], str]):
     cache = HeaderCache()
     public_key = RSA_KEY.private_key.public_key()
     genuine = rs256_token()
-    CompactJws(genuine, cache).verified_claims(public_key, "RS256", headers=cache)
+    CompactJws(genuine, cache).verified_claims(public_key, "RS256")
     token = build()
     assert _header_of(token) == _header_of(genuine)
     verdicts = []

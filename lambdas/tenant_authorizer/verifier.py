@@ -101,9 +101,7 @@ class AccessTokenVerifier:
             # The signature, then the payload: a JSON object with every required claim, `iss` the
             # pool's issuer (jwtcheck/jws.py). Dates are checked below by the shared rule (JSON
             # numbers only).
-            claims = token_jws.verified_claims(
-                key, ALGORITHM, require=REQUIRED_CLAIMS, issuer=self.settings.issuer, headers=self.headers
-            )
+            claims = token_jws.verified_claims(key, ALGORITHM, require=REQUIRED_CLAIMS, issuer=self.settings.issuer)
         except jwt.PyJWTError as error:
             raise TokenError(type(error).__name__) from None
         try:
