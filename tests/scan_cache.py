@@ -15,11 +15,11 @@ cache for one run.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
+
+from tests import build_files
 
 ROOT = Path(__file__).resolve().parent.parent
 CACHE_DIR = ROOT / ".build" / "scan"
@@ -48,16 +48,10 @@ def clean_verdict(key: str) -> dict[str, Any] | None:
     """The clean verdict kept for `key`, if any."""
     if not enabled():
         return None
-    try:
-        return json.loads((CACHE_DIR / f"{key}.json").read_text())
-    except (OSError, ValueError):
-        return None
+    verdict = build_files.read_json(CACHE_DIR / f"{key}.json")
+    return verdict if isinstance(verdict, dict) else None
 
 
 def keep_clean_verdict(key: str, verdict: dict[str, Any]) -> None:
-    """Keeps `verdict` (call only for a clean one): written whole, then renamed, as workers share the folder."""
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=CACHE_DIR, suffix=".tmp")
-    with os.fdopen(handle, "w") as out:
-        json.dump(verdict, out)
-    os.replace(temporary, CACHE_DIR / f"{key}.json")
+    """Keeps `verdict` (call only for a clean one)."""
+    build_files.write_json(CACHE_DIR / f"{key}.json", verdict)

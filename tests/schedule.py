@@ -12,14 +12,13 @@ Only the order changes: every collected test still runs.
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from tests import build_files
 
 ROOT = Path(__file__).resolve().parent.parent
 DURATIONS = ROOT / ".build" / "test-durations.json"
@@ -30,9 +29,8 @@ def file_of(nodeid: str) -> str:
 
 
 def recorded() -> dict[str, float]:
-    try:
-        data = json.loads(DURATIONS.read_text())
-    except (OSError, ValueError):
+    data = build_files.read_json(DURATIONS)
+    if not isinstance(data, dict):
         return {}
     return {path: float(seconds) for path, seconds in data.items() if isinstance(seconds, int | float)}
 
@@ -67,8 +65,4 @@ class Recorder:
         if not self.seconds or config.getoption("markexpr", "") or config.getoption("keyword", ""):
             return
         merged = {**recorded(), **{path: round(value, 2) for path, value in self.seconds.items()}}
-        DURATIONS.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=DURATIONS.parent, suffix=".tmp")
-        with os.fdopen(handle, "w") as out:
-            json.dump(dict(sorted(merged.items())), out, indent=1)
-        os.replace(temporary, DURATIONS)
+        build_files.write_json(DURATIONS, dict(sorted(merged.items())), indent=1)

@@ -24,13 +24,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
-import json
 import os
 import socket
 import socketserver
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import CodeType, FunctionType, MethodType, ModuleType
@@ -38,7 +36,7 @@ from typing import Any
 
 import pytest
 
-from tests import schedule
+from tests import build_files, schedule
 
 ROOT = Path(__file__).resolve().parent.parent
 TIERS = ("unit", "template", "e2e", "scan", "audit")  # lightest first
@@ -259,10 +257,7 @@ class FileIndex:
                 if "__pycache__" not in path.parts:
                     digest.update(str(path.relative_to(ROOT)).encode() + b"\0" + path.read_bytes() + b"\0")
         self.path = INDEX_DIR / f"{digest.hexdigest()[:16]}.json"
-        try:
-            self.files: dict[str, list[str]] = json.loads(self.path.read_text())
-        except (OSError, ValueError):
-            self.files = {}
+        self.files: dict[str, list[str]] = build_files.read_json(self.path) or {}
         self.seen: dict[str, set[str]] = {}
 
     def skips(self, path: Path) -> bool:
@@ -281,11 +276,7 @@ class FileIndex:
         files = {**self.files, **{path: sorted(tiers) for path, tiers in self.seen.items()}}
         if not self.seen or files == self.files:
             return
-        INDEX_DIR.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=INDEX_DIR, suffix=".tmp")
-        with os.fdopen(handle, "w") as out:
-            json.dump(files, out, indent=1, sort_keys=True)
-        os.replace(temporary, self.path)
+        build_files.write_json(self.path, files, indent=1, sort_keys=True)
         older = sorted(INDEX_DIR.glob("*.json"), key=lambda index: index.stat().st_mtime, reverse=True)[3:]
         for stale in older:  # indexes of earlier source states
             stale.unlink(missing_ok=True)
