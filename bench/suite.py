@@ -1,16 +1,15 @@
 """Row 2: `make test` and `make test-fast` wall times (median of --runs each), and synthesis in the suite.
 
 `make test` is timed whole, as a contributor runs it: set-up check, ruff, the format check, mypy
-(warm cache), actionlint and pytest (`-n <cores + 1> --dist loadfile --no-loadscope-reorder`,
-longest files first). `make test-fast` is the unit tier. Then one more pytest run of the
-suite with the bench.pytest_timing plugin (it imports the CDK in every worker, so it is kept out of
-the timed runs) times tests/synth.py's `synthesize` and counts every App.synth() by configuration.
+(warm cache), actionlint and pytest (workers and order as the Makefile sets them). `make test-fast`
+is the unit tier. Then one more `make test` with the bench.pytest_timing plugin added through
+PYTEST_ADDOPTS (it imports the CDK in every worker, so it is kept out of the timed runs) times
+tests/synth.py's `synthesize` and counts every App.synth() by configuration.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from bench.common import (
     Measurement,
     error,
     median,
-    python,
     timed_run,
     toolchain_env,
     verdict,
@@ -29,9 +27,8 @@ TARGET_SECONDS = 90.0
 FAST_TARGET_SECONDS = 15.0
 MAKE_TEST = ["make", "test"]
 MAKE_TEST_FAST = ["make", "test-fast"]
-WORKERS = str((os.cpu_count() or 1) + 1)  # as the Makefile's PYTEST_WORKERS
-SUITE = ["-m", "pytest", "-q", "-n", WORKERS, "--dist", "loadfile", "--no-loadscope-reorder"]  # make test's pytest
-SUITE_TEXT = "python " + " ".join(SUITE)
+TIMING_PLUGIN = "-p bench.pytest_timing"
+TIMING_TEXT = f"make test with PYTEST_ADDOPTS={TIMING_PLUGIN!r}"
 MAX_SYNTHS_PER_CONFIGURATION = 1
 
 
@@ -80,17 +77,17 @@ def run(runs: int = 3) -> list[Measurement]:
     rows = _wall_rows(runs)
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as scratch:
         out = Path(scratch) / "timing.json"
-        env = toolchain_env(**{PYTEST_TIMING_OUT_ENV: str(out)})
+        env = toolchain_env(**{PYTEST_TIMING_OUT_ENV: str(out), "PYTEST_ADDOPTS": TIMING_PLUGIN})
         try:
-            wall, result = timed_run([python(), *SUITE, "-p", "bench.pytest_timing"], env=env, timeout=600)
+            wall, result = timed_run(MAKE_TEST, env=env, timeout=600)
         except Exception as failure:  # noqa: BLE001 (a hung or broken suite is a row, not a crash)
-            return [*rows, error("tests", SUITE_TEXT, str(failure))]
+            return [*rows, error("tests", TIMING_TEXT, str(failure))]
         if not out.exists():
             return [
                 *rows,
                 error(
                     "tests",
-                    SUITE_TEXT,
+                    TIMING_TEXT,
                     f"the suite did not finish ({result.returncode}): {result.stdout.strip()[-600:]}",
                 ),
             ]
@@ -116,7 +113,7 @@ def run(runs: int = 3) -> list[Measurement]:
         *rows,
         Measurement(
             row="tests",
-            item=f"{SUITE_TEXT} -p bench.pytest_timing (wall, one run)",
+            item=f"{TIMING_TEXT} (wall, one run)",
             value=round(wall, 1),
             unit="s",
             floor=round(synth_seconds, 1),
